@@ -1,0 +1,323 @@
+//! `tableToMarkdown`, byte for byte as CommonServerPython renders it (§6.3 of the semantics).
+//!
+//! Users compare the emulator's war room with the real one; the details (headers from the
+//! first row only, sorted; `**No entries.**`; Python `str()` of list items; `<br>` for
+//! newlines) are what makes the output recognisable, so they are reproduced exactly.
+
+use serde_json::{Map, Value};
+
+/// Options of `tableToMarkdown` that change the rendering.
+#[derive(Clone, Default)]
+pub struct TableOptions<'a> {
+    /// `headers`: the columns, in order. `None` = keys of the first row.
+    pub headers: Option<Vec<String>>,
+    /// `removeNull`: drop columns that are empty in every row.
+    pub remove_null: bool,
+    /// `sort_headers=False` keeps the first row's key order when headers are derived.
+    pub keep_header_order: bool,
+    /// `headerTransform`, applied to each header before escaping.
+    pub header_transform: Option<&'a dyn Fn(&str) -> String>,
+    /// `metadata`: a line printed under the title.
+    pub metadata: Option<String>,
+}
+
+impl std::fmt::Debug for TableOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableOptions")
+            .field("headers", &self.headers)
+            .field("remove_null", &self.remove_null)
+            .field("keep_header_order", &self.keep_header_order)
+            .field("header_transform", &self.header_transform.is_some())
+            .finish()
+    }
+}
+
+/// `tableToMarkdown(name, t)` with default options.
+pub fn table_to_markdown(name: &str, t: &Value) -> String {
+    table_to_markdown_with(name, t, &TableOptions::default())
+}
+
+/// `tableToMarkdown(name, t, headers=..., removeNull=..., ...)`.
+pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) -> String {
+    let mut out = String::new();
+    if !name.is_empty() {
+        out.push_str("### ");
+        out.push_str(name);
+        out.push('\n');
+    }
+    if let Some(meta) = &opts.metadata {
+        out.push_str(meta);
+        out.push('\n');
+    }
+    if is_empty(t) {
+        out.push_str("**No entries.**\n");
+        return out;
+    }
+    let mut headers = opts.headers.clone();
+    let mut t = t.clone();
+    if headers.is_none() {
+        if let Value::Object(map) = &t {
+            if map.len() == 1 {
+                let (k, v) = map.iter().next().expect("one key");
+                headers = Some(vec![k.clone()]);
+                t = v.clone();
+            }
+        }
+    }
+    let rows_in: Vec<Value> = match t {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    let first_is_object = matches!(rows_in.first(), Some(Value::Object(_)));
+    let rows: Vec<Map<String, Value>> = if first_is_object {
+        rows_in
+            .into_iter()
+            .map(|r| match r {
+                Value::Object(m) => m,
+                other => single(headers.as_ref().and_then(|h| h.first()), other),
+            })
+            .collect()
+    } else {
+        let Some(h) = headers.as_ref().and_then(|h| h.first()) else {
+            return format!(
+                "{out}Missing headers param for tableToMarkdown. Example: headers=['Some Header']\n"
+            );
+        };
+        rows_in.into_iter().map(|v| single(Some(h), v)).collect()
+    };
+    let mut headers = headers.unwrap_or_else(|| {
+        let mut keys: Vec<String> = rows.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
+        if !opts.keep_header_order {
+            keys.sort();
+        }
+        keys
+    });
+    if opts.remove_null {
+        headers.retain(|h| rows.iter().any(|r| r.get(h).is_some_and(|v| !is_empty(v))));
+    }
+    if headers.is_empty() {
+        out.push_str("**No entries.**\n");
+        return out;
+    }
+    out.push('|');
+    for h in &headers {
+        let shown = match opts.header_transform {
+            Some(f) => f(h),
+            None => h.clone(),
+        };
+        out.push_str(&escape(&shown));
+        out.push('|');
+    }
+    out.push('\n');
+    out.push('|');
+    for _ in &headers {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for row in &rows {
+        out.push_str("| ");
+        let cells: Vec<String> = headers
+            .iter()
+            .map(|h| match row.get(h) {
+                None | Some(Value::Null) => String::new(),
+                Some(v) => escape(&format_cell(v)),
+            })
+            .collect();
+        out.push_str(&cells.join(" | "));
+        out.push_str(" |\n");
+    }
+    out
+}
+
+fn single(header: Option<&String>, v: Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(h) = header {
+        m.insert(h.clone(), v);
+    }
+    m
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// `formatCell`: strings as is, lists item by item with Python `str()`, dicts as `key: value`
+/// lines, other scalars as JSON.
+fn format_cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", flatten_cell(v)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => flatten_cell(other),
+    }
+}
+
+/// `flattenCell`: strings as is, lists joined by `",\n"` of Python `str()`, else `json.dumps`
+/// with indent 4.
+fn flatten_cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(py_str).collect::<Vec<_>>().join(",\n"),
+        other => json_dumps_indent4(other),
+    }
+}
+
+fn json_dumps_indent4(v: &Value) -> String {
+    use serde::Serialize;
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    match v.serialize(&mut ser) {
+        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// Python `str()` of a JSON value as json.loads would have produced it.
+pub(crate) fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+/// Python `repr()` of a JSON value (`{'k': 1}`, `True`, `None`, `['a']`).
+pub(crate) fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => py_str_repr(s),
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn py_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Minimal markdown escaping of a cell or header.
+fn escape(s: &str) -> String {
+    s.replace("\r\n", "<br>")
+        .replace(['\r', '\n'], "<br>")
+        .replace('|', "\\|")
+        .replace('`', "\\`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(name: &str, t: Value, expected: &str) {
+        assert_eq!(table_to_markdown(name, &t), expected, "input: {t}");
+    }
+
+    #[test]
+    fn spec_examples() {
+        check("Results", json!({"eventId": "e-9"}), "### Results\n|eventId|\n|---|\n| e-9 |\n");
+        check(
+            "Alerts",
+            json!([{"id": 2, "name": "b|c"}, {"id": 1, "name": "x\ny", "extra": null}]),
+            "### Alerts\n|id|name|\n|---|---|\n| 2 | b\\|c |\n| 1 | x<br>y |\n",
+        );
+        check("Empty", json!([]), "### Empty\n**No entries.**\n");
+        check(
+            "",
+            json!([{"a": [1, 2], "b": {"k": "v", "n": 1}}]),
+            "|a|b|\n|---|---|\n| 1,<br>2 | k: v<br>n: 1 |\n",
+        );
+        check("T", json!([{"a": 0, "b": false}]), "### T\n|a|b|\n|---|---|\n| 0 | false |\n");
+    }
+
+    #[test]
+    fn explicit_headers_keep_their_order() {
+        let opts = TableOptions { headers: Some(vec!["name".into(), "id".into()]), ..Default::default() };
+        assert_eq!(
+            table_to_markdown_with("Alerts", &json!([{"id": 2, "name": "b"}]), &opts),
+            "### Alerts\n|name|id|\n|---|---|\n| b | 2 |\n"
+        );
+    }
+
+    #[test]
+    fn headers_come_from_first_row_only_and_are_sorted() {
+        check(
+            "X",
+            json!([{"b": 1, "a": 2}, {"a": 3, "c": 4}]),
+            "### X\n|a|b|\n|---|---|\n| 2 | 1 |\n| 3 |  |\n",
+        );
+    }
+
+    #[test]
+    fn list_items_use_python_str() {
+        check(
+            "X",
+            json!([{"l": [{"k": 1}, true, null, "s", ["x"]]}]),
+            "### X\n|l|\n|---|\n| {'k': 1},<br>True,<br>None,<br>s,<br>['x'] |\n",
+        );
+    }
+
+    #[test]
+    fn backticks_are_escaped_and_nested_dicts_dumped() {
+        check(
+            "X",
+            json!([{"a": "`x`", "d": {"in": {"z": 1}}}]),
+            "### X\n|a|d|\n|---|---|\n| \\`x\\` | in: {<br>    \"z\": 1<br>} |\n",
+        );
+    }
+
+    #[test]
+    fn scalar_list_needs_headers() {
+        let opts = TableOptions { headers: Some(vec!["ip".into()]), ..Default::default() };
+        assert_eq!(
+            table_to_markdown_with("IPs", &json!(["1.1.1.1", "8.8.8.8"]), &opts),
+            "### IPs\n|ip|\n|---|\n| 1.1.1.1 |\n| 8.8.8.8 |\n"
+        );
+        assert!(table_to_markdown("IPs", &json!(["1.1.1.1"])).contains("Missing headers"));
+    }
+
+    #[test]
+    fn remove_null_drops_empty_columns() {
+        let opts = TableOptions { remove_null: true, ..Default::default() };
+        assert_eq!(
+            table_to_markdown_with("X", &json!([{"a": 1, "b": null, "c": ""}]), &opts),
+            "### X\n|a|\n|---|\n| 1 |\n"
+        );
+    }
+}
