@@ -1,1 +1,268 @@
-fn main() {}
+//! `xsoar-emu`: load XSOAR content, run war-room commands and playbooks, serve the API.
+//!
+//! The binary owns the world: files, environment, config, tracing, the connector registry
+//! and the embedded SIGNL4 simulator. Everything else lives in library crates that do no IO.
+
+mod config;
+mod content;
+mod render;
+mod setup;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use xsoar_engine::Investigation;
+
+#[derive(Debug, Parser)]
+#[command(name = "xsoar-emu", version, about = "Local emulator of the Cortex XSOAR integration engine",
+    long_about = "Load XSOAR integration and playbook YAML, run war-room commands and playbooks, and see entries and \
+context as XSOAR writes them. SIGNL4 commands go to an embedded SIGNL4 simulator unless a SIGNL4 instance is configured.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Options shared by the commands that build an engine.
+#[derive(Debug, Clone, Args)]
+pub struct EngineOpts {
+    /// Instance config file (default: $XSOAR_EMU_CONFIG, else ./xsoar-emu.yaml if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// More content to load (files or folders of integration, script and playbook YAML).
+    #[arg(long = "content", short = 'C', global = true)]
+    pub content: Vec<PathBuf>,
+    /// Do not create the embedded SIGNL4 simulator instance when no SIGNL4 instance is configured.
+    #[arg(long, global = true)]
+    pub no_simulator: bool,
+    /// Run waits, retries and Sleep on a virtual clock (instant, deterministic).
+    #[arg(long, global = true)]
+    pub virtual_clock: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Load content and report problems (one line per file, then a summary).
+    Validate {
+        /// Files or folders (default: integrations/ and playbooks/).
+        paths: Vec<PathBuf>,
+    },
+    /// Run war-room lines in order on one investigation; print entries and the final context.
+    Run {
+        /// War-room lines, e.g. '!Print value="hello"'.
+        #[arg(required = true)]
+        lines: Vec<String>,
+        /// Incident JSON file (fields, CustomFields).
+        #[arg(long)]
+        incident: Option<PathBuf>,
+        /// Initial context JSON file.
+        #[arg(long)]
+        context: Option<PathBuf>,
+        /// Print entries and context as one JSON document.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+    /// List the configured instances (secrets masked).
+    Instances {
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+    /// Run an instance's test-module (the Test button).
+    TestInstance {
+        /// Instance name.
+        name: String,
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+    /// Run the SIGNL4 simulator standalone.
+    Signl4Sim {
+        /// Port to listen on (0 = any free port).
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Accepted webhook secrets (default: the built-in simulator secret).
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Validate { paths } => validate(paths),
+        Cmd::Run { lines, incident, context, json, engine } => run_lines(lines, incident, context, json, engine).await,
+        Cmd::Instances { engine } => {
+            let env = setup::build(&engine).await?;
+            let infos = env.engine.instances();
+            if infos.is_empty() {
+                println!("No instances configured.");
+            }
+            for i in infos {
+                let state = if i.enabled { "enabled" } else { "disabled" };
+                let sim = if i.simulated { " (embedded SIGNL4 simulator)" } else { "" };
+                println!("{}  brand={}  {state}{sim}", i.name, i.brand);
+                for (k, v) in &i.params {
+                    println!("    {k}: {v}");
+                }
+                if let Some(p) = i.problem {
+                    println!("    problem: {p}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::TestInstance { name, engine } => {
+            let env = setup::build(&engine).await?;
+            match env.engine.test_instance(&name).await {
+                Ok(()) => {
+                    println!("ok");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("Test failed: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Cmd::Signl4Sim { port, bind, secrets } => setup::run_simulator(&bind, port, secrets).await,
+    }
+}
+
+fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
+    let loaded = if paths.is_empty() {
+        let dirs: Vec<PathBuf> =
+            ["integrations", "playbooks"].iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
+        if dirs.is_empty() {
+            bail!("no integrations/ or playbooks/ folder here: give the files or folders to validate");
+        }
+        content::load_paths(&dirs)?
+    } else {
+        content::load_paths(&paths)?
+    };
+    let report = setup::check_loaded(&loaded);
+    let mut errors = 0;
+    let mut warnings = 0;
+    for (file, summary, diags) in &report.files {
+        let e = diags.iter().filter(|d| d.is_error()).count();
+        errors += e;
+        warnings += diags.len() - e;
+        let status = if e > 0 { "error" } else if diags.is_empty() { "ok" } else { "warn" };
+        println!("{status:<5} {file}  {summary}");
+        for d in diags {
+            println!("      {d}");
+        }
+    }
+    println!(
+        "{} files: {} integrations, {} scripts, {} playbooks; {errors} errors, {warnings} warnings",
+        report.files.len(),
+        report.integrations,
+        report.scripts,
+        report.playbooks
+    );
+    Ok(if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn read_json(path: &PathBuf, what: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{what} file {} is not valid JSON", path.display()))
+}
+
+async fn run_lines(
+    lines: Vec<String>,
+    incident: Option<PathBuf>,
+    context: Option<PathBuf>,
+    json: bool,
+    opts: EngineOpts,
+) -> Result<ExitCode> {
+    let env = setup::build(&opts).await?;
+    let incident = match incident {
+        Some(p) => read_json(&p, "incident")?,
+        None => Value::Object(Default::default()),
+    };
+    let id = incident.get("id").map(xsoar_context::to_display_string).unwrap_or_else(|| "1".into());
+    let mut inv = Investigation::new(id, incident);
+    if let Some(p) = context {
+        let ctx = read_json(&p, "context")?;
+        if !ctx.is_object() {
+            bail!("context file {} must hold a JSON object", p.display());
+        }
+        inv.context = ctx;
+    }
+    let style = render::Style { color: !json && std::io::stdout().is_terminal() };
+    if !json {
+        if let Some(sim) = &env.simulator {
+            println!("{}", style.dim(&format!("SIGNL4 simulator listening on {} (no SIGNL4 instance configured)", sim.url())));
+        }
+    }
+    let mut failed = false;
+    let mut shown = 0;
+    for line in &lines {
+        let outcome = env.engine.execute_line(&mut inv, line).await;
+        failed |= outcome.status != xsoar_engine::InvokeStatus::Ok;
+        if !json {
+            if outcome.echo.is_some() {
+                println!("{}", style.bold(&format!("» {}", line.trim())));
+            }
+            for id in &outcome.results {
+                if let Some(e) = inv.entry(id) {
+                    print!("{}", render::entry(e, style));
+                }
+            }
+            println!();
+        }
+        shown = inv.entries.len();
+    }
+    let _ = shown;
+    if json {
+        let doc = serde_json::json!({
+            "investigationId": inv.id,
+            "entries": inv.entries,
+            "context": inv.context,
+            "incident": inv.incident,
+            "simulator": env.simulator.as_ref().map(|s| s.alerts_json()),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("{}", style.bold("Context:"));
+        println!("{}", serde_json::to_string_pretty(&inv.context)?);
+        if let Some(sim) = &env.simulator {
+            let summary = sim.summary();
+            if !summary.is_empty() {
+                println!("{}", style.bold("SIGNL4 simulator alerts:"));
+                for s in summary {
+                    println!("  {s}");
+                }
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,168 @@
+//! Wiring: content, connectors, instances, the embedded SIGNL4 simulator and the clock.
+
+use crate::config;
+use crate::content::{self, LoadedFile};
+use crate::EngineOpts;
+use anyhow::{bail, Result};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use xsoar_content::{check_integration, check_playbook, ContentItem, Diagnostic, Library};
+use xsoar_engine::{Clock, Engine, EngineOptions, InstanceSpec, VirtualClock};
+
+/// The system clock (real waits on tokio's timer).
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn sleep(&self, d: Duration) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// A running embedded simulator.
+pub struct EmbeddedSimulator {
+    handle: xsoar_signl4::sim::SimHandle,
+}
+
+impl EmbeddedSimulator {
+    pub fn url(&self) -> String {
+        self.handle.url()
+    }
+
+    /// Alerts the simulator holds, as JSON.
+    pub fn alerts_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.handle.simulator().alerts()).unwrap_or_default()
+    }
+
+    /// One line per alert: external id, status, title.
+    pub fn summary(&self) -> Vec<String> {
+        self.handle
+            .simulator()
+            .alerts()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}  status={}  externalId={}  title={}",
+                    a.event_id,
+                    a.status,
+                    a.external_id.as_deref().unwrap_or("-"),
+                    a.title.as_deref().unwrap_or("-")
+                )
+            })
+            .collect()
+    }
+}
+
+/// An engine ready to run, and the simulator behind it if one was started.
+pub struct Env {
+    pub engine: Arc<Engine>,
+    pub simulator: Option<EmbeddedSimulator>,
+}
+
+/// Name of the instance created for the embedded simulator.
+pub const SIM_INSTANCE: &str = "signl4-simulator";
+
+/// Load content, register connectors, configure instances.
+pub async fn build(opts: &EngineOpts) -> Result<Env> {
+    let clock: Arc<dyn Clock> = if opts.virtual_clock { VirtualClock::starting_at(SystemTime::now()) } else { Arc::new(SystemClock) };
+    let engine = Arc::new(Engine::new(clock, EngineOptions::default()));
+    let mut loaded = content::load_defaults()?;
+    if !opts.content.is_empty() {
+        loaded.extend(content::load_paths(&opts.content)?);
+    }
+    let mut items = Vec::new();
+    for f in loaded {
+        let errors: Vec<&Diagnostic> = f.diagnostics.iter().filter(|d| d.is_error()).collect();
+        if !errors.is_empty() {
+            for d in errors {
+                eprintln!("warning: skipped {}: {d}", f.path);
+            }
+            continue;
+        }
+        if let Some(item) = f.item {
+            items.push(item);
+        }
+    }
+    engine.add_content(items);
+    engine.register_factory(xsoar_signl4::factory());
+    let mut specs = match config::config_path(opts.config.as_deref()) {
+        Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
+        None => Vec::new(),
+    };
+    let has_signl4 = specs.iter().any(|s| s.brand == "SIGNL4");
+    let mut simulator = None;
+    if !has_signl4 && !opts.no_simulator {
+        let sim = xsoar_signl4::sim::Simulator::new(xsoar_signl4::sim::SimConfig::default());
+        let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse()?).await?;
+        let mut params = serde_json::Map::new();
+        params.insert("url".into(), serde_json::Value::String(handle.url()));
+        params.insert("secret".into(), serde_json::json!({"identifier": "", "password": xsoar_signl4::sim::DEFAULT_SIM_SECRET}));
+        params.insert("proxy".into(), serde_json::Value::Bool(false));
+        specs.push(InstanceSpec { name: SIM_INSTANCE.into(), brand: "SIGNL4".into(), enabled: true, params, simulated: true });
+        simulator = Some(EmbeddedSimulator { handle });
+    }
+    engine.set_instances(specs);
+    Ok(Env { engine, simulator })
+}
+
+/// Per-file report of `validate`.
+pub struct Report {
+    pub files: Vec<(String, String, Vec<Diagnostic>)>,
+    pub integrations: usize,
+    pub scripts: usize,
+    pub playbooks: usize,
+}
+
+/// Check loaded files one by one and against each other (sub-playbook references).
+pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
+    let mut lib = xsoar_engine::builtin_library();
+    for f in loaded {
+        if let Some(item) = &f.item {
+            lib.add(item.clone());
+        }
+    }
+    let mut report = Report { files: Vec::new(), integrations: 0, scripts: 0, playbooks: 0 };
+    for f in loaded {
+        let mut diags = f.diagnostics.clone();
+        let summary = match &f.item {
+            Some(ContentItem::Integration(i)) => {
+                report.integrations += 1;
+                diags.extend(check_integration(i));
+                format!("integration {} ({} commands)", i.name, i.commands.len())
+            }
+            Some(ContentItem::Script(s)) => {
+                report.scripts += 1;
+                format!("script {}", s.name)
+            }
+            Some(ContentItem::Playbook(p)) => {
+                report.playbooks += 1;
+                diags.extend(check_playbook(p, Some(&lib as &Library)));
+                format!("playbook {} ({} tasks)", p.name, p.tasks.len())
+            }
+            None => "not loaded".to_owned(),
+        };
+        report.files.push((f.path.clone(), summary, diags));
+    }
+    report
+}
+
+/// `xsoar-emu signl4-sim`.
+pub async fn run_simulator(bind: &str, port: u16, secrets: Vec<String>) -> Result<ExitCode> {
+    let mut config = xsoar_signl4::sim::SimConfig::default();
+    if !secrets.is_empty() {
+        config.secrets = secrets;
+    }
+    let addr = format!("{bind}:{port}").parse().map_err(|e| anyhow::anyhow!("invalid address {bind}:{port}: {e}"))?;
+    let sim = xsoar_signl4::sim::Simulator::new(config);
+    let handle = xsoar_signl4::sim::spawn(sim, addr).await?;
+    println!("SIGNL4 simulator listening on {}", handle.url());
+    println!("  webhook: POST {}/webhook/<secret>   alerts: GET {}/alerts", handle.url(), handle.url());
+    if tokio::signal::ctrl_c().await.is_err() {
+        bail!("cannot wait for Ctrl-C");
+    }
+    Ok(ExitCode::SUCCESS)
+}

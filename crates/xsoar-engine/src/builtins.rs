@@ -1,0 +1,525 @@
+//! Builtin commands and the common utility scripts, implemented natively.
+//!
+//! XSOAR's server runs `Builtin|||setIncident` & co. itself, and ships scripts such as `Set`
+//! and `DeleteContext` that almost every playbook uses. Here they are one [`Connector`]
+//! registered like any integration: their arguments are declared in YAML files
+//! (`crates/xsoar-engine/builtins/`) loaded into the content library, so the war room
+//! validates them, `help` lists them and autocomplete offers them exactly as for
+//! integrations. Effects that are not an `EntryContext` merge (overwrite, delete, incident
+//! updates) are returned as [`Effect`]s; the engine applies them.
+
+use futures::future::BoxFuture;
+use serde_json::{json, Map, Value};
+use xsoar_connector::{
+    Args, CommandCall, CommandOutput, CommandResult, Connector, ConnectorError, Effect,
+};
+
+/// The brand of builtin commands.
+pub const BUILTIN_BRAND: &str = "Builtin";
+
+/// YAML definitions of the builtins, embedded in the binary: (file name, text).
+pub const DEFINITIONS: &[(&str, &str)] = &[
+    (
+        "builtins/Builtin.yml",
+        include_str!("../builtins/Builtin.yml"),
+    ),
+    ("builtins/Print.yml", include_str!("../builtins/Print.yml")),
+    ("builtins/Set.yml", include_str!("../builtins/Set.yml")),
+    (
+        "builtins/SetAndHandleEmpty.yml",
+        include_str!("../builtins/SetAndHandleEmpty.yml"),
+    ),
+    (
+        "builtins/DeleteContext.yml",
+        include_str!("../builtins/DeleteContext.yml"),
+    ),
+    (
+        "builtins/PrintErrorEntry.yml",
+        include_str!("../builtins/PrintErrorEntry.yml"),
+    ),
+    (
+        "builtins/isError.yml",
+        include_str!("../builtins/isError.yml"),
+    ),
+    (
+        "builtins/Exists.yml",
+        include_str!("../builtins/Exists.yml"),
+    ),
+    (
+        "builtins/AreValuesEqual.yml",
+        include_str!("../builtins/AreValuesEqual.yml"),
+    ),
+    (
+        "builtins/IsIntegrationAvailable.yml",
+        include_str!("../builtins/IsIntegrationAvailable.yml"),
+    ),
+    ("builtins/Sleep.yml", include_str!("../builtins/Sleep.yml")),
+    (
+        "builtins/GetErrorsFromEntry.yml",
+        include_str!("../builtins/GetErrorsFromEntry.yml"),
+    ),
+    (
+        "builtins/VerifyContext.yml",
+        include_str!("../builtins/VerifyContext.yml"),
+    ),
+    (
+        "builtins/ParseJSON.yml",
+        include_str!("../builtins/ParseJSON.yml"),
+    ),
+];
+
+/// Commands that accept arguments beyond their declaration (incident fields by machine name).
+pub const OPEN_ARGUMENT_COMMANDS: &[&str] = &["setIncident"];
+
+/// Names implemented by [`Builtins`] (scripts and Builtin-brand commands).
+pub const IMPLEMENTED: &[&str] = &[
+    "Print",
+    "Set",
+    "SetAndHandleEmpty",
+    "DeleteContext",
+    "PrintErrorEntry",
+    "isError",
+    "Exists",
+    "AreValuesEqual",
+    "IsIntegrationAvailable",
+    "Sleep",
+    "GetErrorsFromEntry",
+    "VerifyContext",
+    "ParseJSON",
+    "setIncident",
+    "closeInvestigation",
+    "taskComplete",
+];
+
+/// The builtin connector.
+#[derive(Debug, Default)]
+pub struct Builtins;
+
+impl Connector for Builtins {
+    fn execute<'a>(
+        &'a self,
+        call: CommandCall<'a>,
+    ) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
+        Box::pin(async move { run(&call).map(CommandOutput::single) })
+    }
+
+    fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An argument as text (numbers, booleans and JSON as their text form).
+pub(crate) fn arg_text(args: &Args, name: &str) -> Option<String> {
+    match args.get(name)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(xsoar_context::to_display_string(other)),
+    }
+}
+
+fn arg_bool(args: &Args, name: &str) -> bool {
+    matches!(
+        arg_text(args, name)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("true" | "yes" | "1")
+    )
+}
+
+/// `argToList`: a JSON list, a JSON-array string, or a CSV string.
+pub(crate) fn arg_list(args: &Args, name: &str) -> Vec<Value> {
+    match args.get(name) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if t.starts_with('[') && t.ends_with(']') {
+                if let Ok(Value::Array(items)) = serde_json::from_str(t) {
+                    return items;
+                }
+            }
+            t.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
+                .collect()
+        }
+        Some(other) => vec![other.clone()],
+    }
+}
+
+fn label(yes: bool) -> CommandResult {
+    CommandResult::text(if yes { "yes" } else { "no" })
+}
+
+fn is_empty_value(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// Parse JSON text into a value for `Set` (objects and lists only, unless stringify).
+fn set_value(v: &Value, stringify: bool) -> Value {
+    match v {
+        Value::String(s) if !stringify => {
+            let t = s.trim();
+            if (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'))
+            {
+                if let Ok(parsed) = serde_json::from_str::<Value>(t) {
+                    return parsed;
+                }
+            }
+            v.clone()
+        }
+        other => other.clone(),
+    }
+}
+
+fn required<'a>(args: &'a Args, name: &str) -> Result<&'a Value, ConnectorError> {
+    args.get(name)
+        .ok_or_else(|| ConnectorError::InvalidArgument {
+            name: name.to_owned(),
+            message: "is required".into(),
+        })
+}
+
+fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorError> {
+    let key = arg_text(args, "key").unwrap_or_default();
+    if key.trim().is_empty() {
+        return Err(ConnectorError::InvalidArgument {
+            name: "key".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    let value = args.get("value");
+    if is_empty_value(value) {
+        if handle_empty && arg_bool(args, "force") {
+            return Ok(
+                CommandResult::markdown(format!("Key {key} set")).with_effect(Effect::SetContext {
+                    path: key,
+                    value: Value::String(String::new()),
+                }),
+            );
+        }
+        return Ok(CommandResult::markdown(format!(
+            "Key {key} not set: the value is empty"
+        )));
+    }
+    let value = set_value(value.unwrap_or(&Value::Null), arg_bool(args, "stringify"));
+    let result = CommandResult::markdown(format!("Key {key} set"));
+    Ok(if arg_bool(args, "append") {
+        result.with_context(key, value)
+    } else {
+        result.with_effect(Effect::SetContext { path: key, value })
+    })
+}
+
+const SEVERITIES: &[(&str, f64)] = &[
+    ("unknown", 0.0),
+    ("informational", 0.5),
+    ("info", 0.5),
+    ("low", 1.0),
+    ("medium", 2.0),
+    ("high", 3.0),
+    ("critical", 4.0),
+];
+
+/// Severity words or numbers to XSOAR's numeric severity.
+pub fn parse_severity(v: &Value) -> Option<Value> {
+    let text = match v {
+        Value::Number(_) => return Some(v.clone()),
+        Value::String(s) => s.trim().to_ascii_lowercase(),
+        _ => return None,
+    };
+    if let Some((_, n)) = SEVERITIES.iter().find(|(w, _)| *w == text) {
+        return Some(if n.fract() == 0.0 {
+            json!(*n as i64)
+        } else {
+            json!(n)
+        });
+    }
+    let n: f64 = text.parse().ok()?;
+    Some(if n.fract() == 0.0 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    })
+}
+
+fn set_incident(args: &Args) -> Result<CommandResult, ConnectorError> {
+    let mut fields = Map::new();
+    for (k, v) in args {
+        if k == "id" || is_empty_value(Some(v)) {
+            continue;
+        }
+        match k.as_str() {
+            "severity" => {
+                let sev = parse_severity(v).ok_or_else(|| ConnectorError::InvalidArgument {
+                    name: "severity".into(),
+                    message: format!(
+                        "'{}' is not a severity (use unknown, informational, low, medium, high, critical or 0-4)",
+                        xsoar_context::to_display_string(v)
+                    ),
+                })?;
+                fields.insert(k.clone(), sev);
+            }
+            "customFields" => {
+                let obj = match v {
+                    Value::Object(o) => o.clone(),
+                    Value::String(s) => match serde_json::from_str::<Value>(s) {
+                        Ok(Value::Object(o)) => o,
+                        _ => {
+                            return Err(ConnectorError::InvalidArgument {
+                                name: "customFields".into(),
+                                message: "must be a JSON object".into(),
+                            })
+                        }
+                    },
+                    _ => {
+                        return Err(ConnectorError::InvalidArgument {
+                            name: "customFields".into(),
+                            message: "must be a JSON object".into(),
+                        })
+                    }
+                };
+                fields.extend(obj);
+            }
+            "labels" | "addLabels" => {
+                let list = match v {
+                    Value::String(s) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
+                    other => other.clone(),
+                };
+                if !list.is_array() {
+                    return Err(ConnectorError::InvalidArgument {
+                        name: k.clone(),
+                        message: "must be a JSON list of {\"type\", \"value\"} objects".into(),
+                    });
+                }
+                fields.insert(k.clone(), list);
+            }
+            _ => {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    let text = if names.is_empty() {
+        "Incident not changed: no field was given".to_owned()
+    } else {
+        format!("Incident updated: {}", names.join(", "))
+    };
+    Ok(CommandResult::markdown(text).with_effect(Effect::UpdateIncident { fields }))
+}
+
+fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let args = call.args;
+    let view = call.investigation;
+    match call.command {
+        "Print" => Ok(CommandResult::markdown(
+            arg_text(args, "value").unwrap_or_default(),
+        )),
+        "Set" => set_like(args, false),
+        "SetAndHandleEmpty" => set_like(args, true),
+        "DeleteContext" => {
+            let all = arg_bool(args, "all");
+            if all {
+                let keep: Vec<String> = arg_list(args, "keysToKeep")
+                    .iter()
+                    .map(xsoar_context::to_display_string)
+                    .collect();
+                return Ok(CommandResult::markdown("Context cleared")
+                    .with_effect(Effect::ClearContext { keep }));
+            }
+            let Some(key) = arg_text(args, "key").filter(|k| !k.trim().is_empty()) else {
+                return Err(ConnectorError::InvalidArgument {
+                    name: "key".into(),
+                    message: "give a key to delete, or all=yes".into(),
+                });
+            };
+            match arg_text(args, "index") {
+                Some(i) => {
+                    let index: usize =
+                        i.trim()
+                            .parse()
+                            .map_err(|_| ConnectorError::InvalidArgument {
+                                name: "index".into(),
+                                message: format!("'{i}' is not a list index"),
+                            })?;
+                    Ok(
+                        CommandResult::markdown(format!("Deleted index {index} of {key}"))
+                            .with_effect(Effect::DeleteContextIndex { path: key, index }),
+                    )
+                }
+                None => Ok(CommandResult::markdown(format!("Key {key} deleted"))
+                    .with_effect(Effect::DeleteContext { path: key })),
+            }
+        }
+        "PrintErrorEntry" => Ok(CommandResult::error(
+            arg_text(args, "message").unwrap_or_default(),
+        )),
+        "isError" => {
+            let ids = arg_list(args, "entryId");
+            let any_error = ids.iter().any(|id| {
+                let id = xsoar_context::to_display_string(id);
+                view.and_then(|v| v.entry_type(&id)) == Some(4)
+            });
+            Ok(label(any_error))
+        }
+        "Exists" => Ok(label(!is_empty_value(args.get("value")))),
+        "AreValuesEqual" => {
+            let (l, r) = (args.get("left"), args.get("right"));
+            let equal = match (l, r) {
+                (Some(l), Some(r)) if !is_empty_value(Some(l)) && !is_empty_value(Some(r)) => {
+                    l == r
+                        || xsoar_context::to_display_string(l)
+                            == xsoar_context::to_display_string(r)
+                }
+                _ => false,
+            };
+            Ok(label(equal))
+        }
+        "IsIntegrationAvailable" => {
+            let brand = arg_text(required(args, "brandname").map(|_| args)?, "brandname")
+                .unwrap_or_default();
+            let names: Vec<Value> = view
+                .map(|v| v.modules())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| {
+                    m.get("brand").and_then(Value::as_str) == Some(brand.as_str())
+                        && m.get("state").and_then(Value::as_str) == Some("active")
+                })
+                .filter_map(|m| m.get("name").cloned())
+                .collect();
+            let yes = !names.is_empty();
+            let mut r = label(yes);
+            if yes {
+                r = r.with_context("brandInstances", Value::Array(names));
+            }
+            Ok(r)
+        }
+        "Sleep" => {
+            let text = arg_text(args, "seconds").unwrap_or_default();
+            let seconds: f64 = text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s >= 0.0 && s.is_finite())
+                .ok_or_else(|| ConnectorError::InvalidArgument {
+                    name: "seconds".into(),
+                    message: format!("'{text}' is not a number of seconds"),
+                })?;
+            Ok(CommandResult::markdown(format!("Slept for {text} seconds"))
+                .with_effect(Effect::Sleep { seconds }))
+        }
+        "GetErrorsFromEntry" => {
+            let errors: Vec<Value> = arg_list(args, "entry_id")
+                .iter()
+                .filter_map(|id| {
+                    let id = xsoar_context::to_display_string(id);
+                    let v = view?;
+                    (v.entry_type(&id) == Some(4))
+                        .then(|| v.entry_contents(&id))
+                        .flatten()
+                })
+                .collect();
+            if errors.is_empty() {
+                return Ok(CommandResult::markdown("No error entries found"));
+            }
+            let text = errors
+                .iter()
+                .map(xsoar_context::to_display_string)
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(CommandResult::markdown(text).with_context("ErrorEntries", Value::Array(errors)))
+        }
+        "VerifyContext" => verify_context(call),
+        "ParseJSON" => {
+            let input = arg_text(args, "input").unwrap_or_default();
+            match serde_json::from_str::<Value>(&input) {
+                Ok(v) => {
+                    let mut r = CommandResult::text(String::new());
+                    r.contents = v;
+                    r.contents_format = "json".into();
+                    Ok(r)
+                }
+                Err(e) => Err(ConnectorError::InvalidArgument {
+                    name: "input".into(),
+                    message: format!("is not valid JSON: {e}"),
+                }),
+            }
+        }
+        "setIncident" => set_incident(args),
+        "closeInvestigation" => Ok(CommandResult::markdown("Investigation closed").with_effect(
+            Effect::CloseInvestigation {
+                reason: arg_text(args, "closeReason"),
+                notes: arg_text(args, "closeNotes"),
+            },
+        )),
+        "taskComplete" => {
+            let task = arg_text(args, "id").unwrap_or_default();
+            let label = arg_text(args, "input");
+            Ok(CommandResult::markdown(format!("Task {task} completed"))
+                .with_effect(Effect::CompleteTask { task, label }))
+        }
+        other => Err(ConnectorError::UnknownCommand {
+            brand: BUILTIN_BRAND.into(),
+            command: other.to_owned(),
+        }),
+    }
+}
+
+fn verify_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let args = call.args;
+    let path = arg_text(args, "path").unwrap_or_default();
+    let Some(view) = call.investigation else {
+        return Ok(CommandResult::error("VerifyContext needs an investigation"));
+    };
+    let scope = xsoar_context::Scope::new(view.context()).with_root("incident", view.incident());
+    let found =
+        xsoar_context::eval_path(&path, &scope).map_err(|e| ConnectorError::InvalidArgument {
+            name: "path".into(),
+            message: e.to_string(),
+        })?;
+    let Some(found) = found else {
+        return Ok(CommandResult::error(format!(
+            "VerifyContext: '{path}' was not found in context"
+        )));
+    };
+    let fields: Vec<String> = arg_list(args, "fields")
+        .iter()
+        .map(xsoar_context::to_display_string)
+        .collect();
+    let items: Vec<&Value> = match &found {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for field in &fields {
+        if let Some(missing) = items.iter().find(|i| i.get(field).is_none()) {
+            return Ok(CommandResult::error(format!(
+                "VerifyContext: '{path}' has an element without field '{field}': {}",
+                xsoar_context::to_display_string(missing)
+            )));
+        }
+    }
+    if let Some(expected) = args
+        .get("expectedValue")
+        .filter(|v| !is_empty_value(Some(v)))
+    {
+        let expected_text = xsoar_context::to_display_string(expected);
+        let expected_json = set_value(expected, false);
+        let actual_text = xsoar_context::to_display_string(&found);
+        if found != expected_json && actual_text != expected_text {
+            return Ok(CommandResult::error(format!(
+                "VerifyContext: '{path}' is '{actual_text}', expected '{expected_text}'"
+            )));
+        }
+    }
+    Ok(CommandResult::markdown(format!(
+        "VerifyContext: '{path}' verified"
+    )))
+}

@@ -1,0 +1,1336 @@
+//! The engine: resolves a command to an implementation, binds its arguments, runs it on the
+//! chosen instances and turns the results into entries and context writes.
+//!
+//! One code path serves the war room ([`Engine::execute_line`]) and playbook tasks
+//! ([`Engine::invoke`]), so a command behaves the same wherever it is typed or scheduled.
+//! A command that fails produces an error *entry* (type 4); `Err` is never used for that.
+
+use crate::args::{self, BindRules, SpecialArgs};
+use crate::builtins::{self, BUILTIN_BRAND, OPEN_ARGUMENT_COMMANDS};
+use crate::clock::{rfc3339, Clock};
+use crate::cmdline::{self, CommandLine, Line, Quote};
+use crate::entry::{Entry, EntryTask};
+use crate::investigation::{update_incident, Investigation};
+use crate::registry::{mask_all, InstanceInfo, InstanceSpec, Registry};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+use xsoar_connector::{
+    CommandCall, CommandResult, Connector, ConnectorFactory, Effect, InvestigationView, Secret,
+};
+use xsoar_content::{parse_any, Command, ContentItem, Diagnostic, Library};
+use xsoar_context::{Interpolated, Scope};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Reject argument values outside `predefined` (XSOAR's UI restricts them; default on).
+    pub enforce_predefined: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            enforce_predefined: true,
+        }
+    }
+}
+
+/// How a value reaches the engine: typed text (DT is interpolated) or an evaluated value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgInput {
+    /// Text from the war room; `${...}` is interpolated against the context.
+    Template(String),
+    /// A value already evaluated (playbook task arguments).
+    Value(Value),
+}
+
+/// One request to run a command or script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// Command or script name.
+    pub command: String,
+    /// Named arguments.
+    pub named: Vec<(String, ArgInput)>,
+    /// Positional values (bound to the default argument).
+    pub positional: Vec<ArgInput>,
+    /// `Brand|||command` restriction (playbook tasks).
+    pub brand: Option<String>,
+    /// The command line shown as `parentContent` (secrets masked).
+    pub parent_content: String,
+    /// Entry id of the echoed command line, if one was written.
+    pub parent_id: String,
+    /// Typed in the war room: unknown arguments are errors.
+    pub from_war_room: bool,
+}
+
+/// The playbook task an invocation runs for (labels entries).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskTag {
+    /// Playbook-local task id.
+    pub task_id: String,
+    /// Task name.
+    pub task_name: String,
+    /// Playbook id.
+    pub playbook_id: String,
+    /// Playbook name.
+    pub playbook_name: String,
+}
+
+/// Where an invocation reads and writes context (playbook runs set more than the default).
+#[derive(Debug, Clone, Default)]
+pub struct ExecScope {
+    /// Private sub-playbook contexts, innermost last. Writes go to the innermost; reads fall
+    /// back outward and finally to the investigation context.
+    pub private: Vec<Value>,
+    /// `inputs` of the current playbook.
+    pub inputs: Option<Value>,
+    /// `currentPlaybookID`.
+    pub current_playbook_id: Option<String>,
+    /// `lastCompletedTaskEntries`.
+    pub last_completed_task_entries: Vec<String>,
+    /// The task being run.
+    pub task: Option<TaskTag>,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeStatus {
+    /// Every entry is a non-error entry.
+    Ok,
+    /// At least one error entry.
+    Error,
+    /// No implementation or no enabled instance (the `skipunavailable` case).
+    Unavailable,
+}
+
+/// What an invocation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeOutcome {
+    /// Ids of the entries written.
+    pub entries: Vec<String>,
+    /// Overall status.
+    pub status: InvokeStatus,
+    /// `taskComplete` requests: (task id or tag, label).
+    pub completions: Vec<(String, Option<String>)>,
+    /// Contents of the last non-error text entry (a condition script's branch label).
+    pub last_text: Option<String>,
+    /// The first error message, if any.
+    pub error: Option<String>,
+}
+
+impl InvokeOutcome {
+    fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            status: InvokeStatus::Ok,
+            completions: Vec::new(),
+            last_text: None,
+            error: None,
+        }
+    }
+}
+
+/// What a war-room line produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineOutcome {
+    /// The echoed line or the note entry, when one was written.
+    pub echo: Option<String>,
+    /// The result entries (what `/entry/execute/sync` returns).
+    pub results: Vec<String>,
+    /// Overall status.
+    pub status: InvokeStatus,
+    /// `taskComplete` requests.
+    pub completions: Vec<(String, Option<String>)>,
+}
+
+/// The XSOAR engine.
+pub struct Engine {
+    library: RwLock<Arc<Library>>,
+    registry: RwLock<Arc<Registry>>,
+    specs: RwLock<Vec<InstanceSpec>>,
+    factories: RwLock<BTreeMap<String, Arc<dyn ConnectorFactory>>>,
+    clock: Arc<dyn Clock>,
+    options: EngineOptions,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A library holding only the builtin definitions.
+pub fn builtin_library() -> Library {
+    let mut lib = Library::new();
+    for (file, text) in builtins::DEFINITIONS {
+        if let (Some(item), _) = parse_any(text, file) {
+            lib.add(item);
+        }
+    }
+    lib
+}
+
+impl Engine {
+    /// An engine with the builtins loaded and no instances.
+    pub fn new(clock: Arc<dyn Clock>, options: EngineOptions) -> Self {
+        let library = builtin_library();
+        let registry = Registry::build(Vec::new(), &library, &BTreeMap::new());
+        Self {
+            library: RwLock::new(Arc::new(library)),
+            registry: RwLock::new(Arc::new(registry)),
+            specs: RwLock::new(Vec::new()),
+            factories: RwLock::new(BTreeMap::new()),
+            clock,
+            options,
+        }
+    }
+
+    /// The clock the engine runs on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current content library.
+    pub fn library(&self) -> Arc<Library> {
+        self.library
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Add content items (integrations, scripts, playbooks); same ids replace older ones.
+    pub fn add_content(&self, items: Vec<ContentItem>) -> Vec<Diagnostic> {
+        let mut lib = (*self.library()).clone();
+        let mut diags = Vec::new();
+        for item in items {
+            diags.extend(lib.add(item));
+        }
+        self.replace_library(lib);
+        diags
+    }
+
+    /// Replace the whole library (content reload); builtins are always kept.
+    pub fn replace_library(&self, mut lib: Library) {
+        for (file, text) in builtins::DEFINITIONS {
+            if let (Some(item), _) = parse_any(text, file) {
+                lib.add(item);
+            }
+        }
+        let lib = Arc::new(lib);
+        if let Ok(mut l) = self.library.write() {
+            *l = lib;
+        }
+        self.rebuild_registry();
+    }
+
+    /// Register the connector factory of a brand.
+    pub fn register_factory(&self, factory: Arc<dyn ConnectorFactory>) {
+        if let Ok(mut f) = self.factories.write() {
+            f.insert(factory.brand().to_owned(), factory);
+        }
+        self.rebuild_registry();
+    }
+
+    /// Replace the configured instances (connectors are built now).
+    pub fn set_instances(&self, specs: Vec<InstanceSpec>) {
+        if let Ok(mut s) = self.specs.write() {
+            *s = specs;
+        }
+        self.rebuild_registry();
+    }
+
+    /// The configured instances as given (secrets included: for persistence only).
+    pub fn instance_specs(&self) -> Vec<InstanceSpec> {
+        self.specs.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn rebuild_registry(&self) {
+        let specs = self.instance_specs();
+        let lib = self.library();
+        let factories = self.factories.read().map(|f| f.clone()).unwrap_or_default();
+        let registry = Registry::build(specs, &lib, &factories);
+        if let Ok(mut r) = self.registry.write() {
+            *r = Arc::new(registry);
+        }
+    }
+
+    /// The configured instances, secrets masked.
+    pub fn instances(&self) -> Vec<InstanceInfo> {
+        self.registry().infos()
+    }
+
+    /// XSOAR's `modules` list.
+    pub fn modules(&self) -> Value {
+        self.registry().modules.clone()
+    }
+
+    /// Run an instance's `test-module`. `Ok` is XSOAR's `ok`; the error is in plain words.
+    pub async fn test_instance(&self, name: &str) -> Result<(), String> {
+        let registry = self.registry();
+        let Some(instance) = registry
+            .find(name)
+            .filter(|i| i.spec.brand != BUILTIN_BRAND)
+        else {
+            return Err(format!("no instance named '{name}'"));
+        };
+        let connector = instance.connector.as_ref().map_err(Clone::clone)?;
+        connector
+            .test_module()
+            .await
+            .map_err(|e| mask_all(&e.to_string(), &instance.secrets))
+    }
+
+    /// Run one war-room line in `inv`: a command, a system command or a chat note.
+    pub async fn execute_line(&self, inv: &mut Investigation, line: &str) -> LineOutcome {
+        let span = tracing::info_span!("war_room_line", investigation = %inv.id);
+        self.execute_line_inner(inv, line).instrument(span).await
+    }
+
+    async fn execute_line_inner(&self, inv: &mut Investigation, line: &str) -> LineOutcome {
+        let mut outcome = LineOutcome {
+            echo: None,
+            results: Vec::new(),
+            status: InvokeStatus::Ok,
+            completions: Vec::new(),
+        };
+        let parsed = match cmdline::parse_line(line) {
+            Ok(p) => p,
+            Err(e) => {
+                let echo = self.push_echo(inv, line.trim());
+                outcome.echo = Some(echo.clone());
+                let id = self.push_engine_error(
+                    inv,
+                    &format!("Invalid command line: {e}"),
+                    line.trim(),
+                    &echo,
+                    None,
+                );
+                outcome.results.push(id);
+                outcome.status = InvokeStatus::Error;
+                return outcome;
+            }
+        };
+        match parsed {
+            Line::Empty => outcome,
+            Line::Note(text) => {
+                outcome.echo = Some(self.push_echo(inv, &text));
+                outcome
+            }
+            Line::System(cl) => {
+                let shown = cl.to_string().replacen('!', "/", 1);
+                let echo = self.push_echo(inv, &shown);
+                outcome.echo = Some(echo.clone());
+                let result = match cl.name.as_str() {
+                    "close_investigation" | "close" => {
+                        let invocation = Invocation {
+                            command: "closeInvestigation".into(),
+                            named: cl
+                                .args
+                                .iter()
+                                .filter_map(|a| {
+                                    a.key
+                                        .clone()
+                                        .map(|k| (k, ArgInput::Template(a.value.clone())))
+                                })
+                                .collect(),
+                            positional: Vec::new(),
+                            brand: Some(BUILTIN_BRAND.into()),
+                            parent_content: shown.clone(),
+                            parent_id: echo,
+                            from_war_room: true,
+                        };
+                        self.invoke(inv, &mut ExecScope::default(), invocation)
+                            .await
+                    }
+                    other => {
+                        let mut o = InvokeOutcome::new();
+                        let msg = format!("Unsupported system command: '/{other}' (supported: /close_investigation)");
+                        o.entries
+                            .push(self.push_engine_error(inv, &msg, &shown, &echo, None));
+                        o.status = InvokeStatus::Error;
+                        o
+                    }
+                };
+                outcome.results = result.entries;
+                outcome.status = result.status;
+                outcome
+            }
+            Line::Command(cl) => {
+                let shown = self
+                    .masked_line(&cl)
+                    .unwrap_or_else(|| line.trim().to_owned());
+                let echo = self.push_echo(inv, &shown);
+                outcome.echo = Some(echo.clone());
+                let invocation = invocation_from_line(cl, shown, echo);
+                let result = self
+                    .invoke(inv, &mut ExecScope::default(), invocation)
+                    .await;
+                outcome.results = result.entries;
+                outcome.status = result.status;
+                outcome.completions = result.completions;
+                outcome
+            }
+        }
+    }
+
+    /// The line with the values of `secret: true` arguments masked (`None`: nothing to mask).
+    fn masked_line(&self, cl: &CommandLine) -> Option<String> {
+        let lib = self.library();
+        let secret_args: Vec<String> = lib
+            .commands_named(&cl.name)
+            .into_iter()
+            .flat_map(|(_, c)| {
+                c.arguments
+                    .iter()
+                    .filter(|a| a.secret)
+                    .map(|a| a.name.clone())
+            })
+            .chain(lib.script(&cl.name).into_iter().flat_map(|s| {
+                s.signature
+                    .arguments
+                    .iter()
+                    .filter(|a| a.secret)
+                    .map(|a| a.name.clone())
+            }))
+            .collect();
+        if secret_args.is_empty() {
+            return None;
+        }
+        let mut masked = cl.clone();
+        for a in &mut masked.args {
+            if a.key.as_ref().is_some_and(|k| secret_args.contains(k)) {
+                a.value = "******".into();
+                a.quote = Quote::Bare;
+            }
+        }
+        Some(masked.to_string())
+    }
+
+    fn push_echo(&self, inv: &mut Investigation, text: &str) -> String {
+        let id = inv.next_entry_id();
+        let entry = Entry {
+            id: id.clone(),
+            investigation_id: inv.id.clone(),
+            entry_type: 1,
+            contents: Value::String(text.to_owned()),
+            format: "markdown".into(),
+            human_readable: None,
+            parent_content: String::new(),
+            parent_id: String::new(),
+            brand: String::new(),
+            instance: String::new(),
+            created: rfc3339(self.clock.now()),
+            user: inv.user.clone(),
+            category: "chat".into(),
+            task_id: String::new(),
+            playbook_id: String::new(),
+            entry_task: None,
+            note: false,
+            tags: Vec::new(),
+            file: String::new(),
+            file_id: String::new(),
+            entry_context: None,
+            simulated: false,
+        };
+        inv.entries.push(entry);
+        id
+    }
+
+    fn push_engine_error(
+        &self,
+        inv: &mut Investigation,
+        message: &str,
+        parent_content: &str,
+        parent_id: &str,
+        task: Option<&TaskTag>,
+    ) -> String {
+        let result = CommandResult::error(message);
+        let meta = EntryMeta {
+            parent_content,
+            parent_id,
+            brand: "none",
+            instance: "",
+            task,
+            simulated: false,
+            raw_response: false,
+        };
+        push_result(inv, &result, &meta, &self.clock)
+    }
+
+    /// Run a command or script: resolve, bind, execute on every selected instance, write
+    /// entries and context. Used by the war room and by playbook tasks.
+    pub async fn invoke(
+        &self,
+        inv: &mut Investigation,
+        scope: &mut ExecScope,
+        invocation: Invocation,
+    ) -> InvokeOutcome {
+        let span =
+            tracing::info_span!("command", command = %invocation.command, investigation = %inv.id);
+        self.invoke_inner(inv, scope, invocation)
+            .instrument(span)
+            .await
+    }
+
+    async fn invoke_inner(
+        &self,
+        inv: &mut Investigation,
+        scope: &mut ExecScope,
+        invocation: Invocation,
+    ) -> InvokeOutcome {
+        let started = Instant::now();
+        let lib = self.library();
+        let registry = self.registry();
+        let mut outcome = InvokeOutcome::new();
+        let task = scope.task.clone();
+        let fail = |engine: &Self,
+                    inv: &mut Investigation,
+                    outcome: &mut InvokeOutcome,
+                    msg: String,
+                    status| {
+            let id = engine.push_engine_error(
+                inv,
+                &msg,
+                &invocation.parent_content,
+                &invocation.parent_id,
+                task.as_ref(),
+            );
+            outcome.entries.push(id);
+            outcome.status = status;
+            outcome.error = Some(msg);
+        };
+
+        // 1. Evaluate argument values (DT) and pull out the special arguments.
+        let mut named = Vec::with_capacity(invocation.named.len());
+        let mut positional = Vec::with_capacity(invocation.positional.len());
+        {
+            let read = read_scope(inv, scope, &registry.modules);
+            for (name, input) in &invocation.named {
+                match evaluate(input, &read) {
+                    Ok(v) => named.push((name.clone(), v)),
+                    Err(e) => {
+                        drop(read);
+                        fail(
+                            self,
+                            inv,
+                            &mut outcome,
+                            format!("Invalid value for argument '{name}': {e}"),
+                            InvokeStatus::Error,
+                        );
+                        return outcome;
+                    }
+                }
+            }
+            for input in &invocation.positional {
+                match evaluate(input, &read) {
+                    Ok(v) => positional.push(v),
+                    Err(e) => {
+                        drop(read);
+                        fail(
+                            self,
+                            inv,
+                            &mut outcome,
+                            format!("Invalid positional value: {e}"),
+                            InvokeStatus::Error,
+                        );
+                        return outcome;
+                    }
+                }
+            }
+        }
+        let special = match args::take_special(&mut named) {
+            Ok(s) => s,
+            Err(msg) => {
+                fail(self, inv, &mut outcome, msg, InvokeStatus::Error);
+                return outcome;
+            }
+        };
+
+        // 2. Resolve the implementation and the instances to run on.
+        let targets = match resolve(&lib, &registry, &invocation, &special) {
+            Ok(t) => t,
+            Err((msg, status)) => {
+                fail(self, inv, &mut outcome, msg, status);
+                return outcome;
+            }
+        };
+
+        // 3. Bind, run and record, per instance.
+        for target in targets {
+            let open = OPEN_ARGUMENT_COMMANDS.contains(&target.definition.name.as_str());
+            let rules = BindRules {
+                reject_unknown: invocation.from_war_room,
+                enforce_predefined: self.options.enforce_predefined,
+            };
+            let bound = match args::bind(
+                &target.definition,
+                named.clone(),
+                positional.clone(),
+                rules,
+                open,
+            ) {
+                Ok(b) => b,
+                Err(msg) => {
+                    fail(self, inv, &mut outcome, msg, InvokeStatus::Error);
+                    continue;
+                }
+            };
+            for call_args in auto_iterate(&target.definition, bound) {
+                self.run_on_instance(
+                    inv,
+                    scope,
+                    &invocation,
+                    &special,
+                    &target,
+                    &call_args,
+                    &mut outcome,
+                )
+                .await;
+            }
+        }
+        tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, status = ?outcome.status, "command finished");
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_on_instance(
+        &self,
+        inv: &mut Investigation,
+        scope: &mut ExecScope,
+        invocation: &Invocation,
+        special: &SpecialArgs,
+        target: &Target,
+        call_args: &Map<String, Value>,
+        outcome: &mut InvokeOutcome,
+    ) {
+        let timeout = special
+            .execution_timeout
+            .or(target.definition_timeout.map(Duration::from_secs));
+        let mut attempt = 0u32;
+        let started = self.clock.now();
+        let (results, debug_log) = loop {
+            let registry_modules = self.modules();
+            let private = !scope.private.is_empty();
+            let view = View {
+                context: scope.private.last().unwrap_or(&inv.context),
+                incident: &inv.incident,
+                investigation: inv,
+                modules: &registry_modules,
+                private,
+            };
+            let call = CommandCall {
+                command: &target.definition.name,
+                args: call_args,
+                timeout,
+                debug: special.debug_mode,
+                investigation: Some(&view),
+            };
+            let span = tracing::info_span!("instance", instance = %target.instance, brand = %target.brand, attempt);
+            let res = target.connector.execute(call).instrument(span).await;
+            let (results, log) = match res {
+                Ok(out) => (out.results, out.debug_log),
+                Err(e) => (
+                    vec![CommandResult::error(mask_all(
+                        &e.to_string(),
+                        &target.secrets,
+                    ))],
+                    Vec::new(),
+                ),
+            };
+            let failed = results.iter().any(CommandResult::is_error);
+            if failed && attempt < special.retry_count {
+                attempt += 1;
+                tracing::info!(attempt, "command failed, retrying");
+                self.clock.sleep(special.retry_interval).await;
+                continue;
+            }
+            break (results, log);
+        };
+        let task_tag = scope.task.clone();
+        let meta = EntryMeta {
+            parent_content: &invocation.parent_content,
+            parent_id: &invocation.parent_id,
+            brand: &target.brand,
+            instance: &target.instance,
+            task: task_tag.as_ref(),
+            simulated: target.simulated,
+            raw_response: special.raw_response,
+        };
+        let mut written_context = Map::new();
+        for mut result in results {
+            if !target.secrets.is_empty() {
+                mask_result(&mut result, &target.secrets);
+            }
+            let id = push_result(inv, &result, &meta, &self.clock);
+            outcome.entries.push(id);
+            if result.is_error() {
+                outcome.status = InvokeStatus::Error;
+                if outcome.error.is_none() {
+                    outcome.error = result
+                        .contents
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| Some(result.contents.to_string()));
+                }
+            } else if let Value::String(s) = &result.contents {
+                outcome.last_text = Some(s.clone());
+            }
+            // Context: EntryContext (unless ignore-outputs), then extend-context, then effects.
+            let mut problems = Vec::new();
+            {
+                let ctx = match scope.private.last_mut() {
+                    Some(p) => p,
+                    None => &mut inv.context,
+                };
+                if !special.ignore_outputs {
+                    for (key, value) in &result.entry_context {
+                        written_context.insert(key.clone(), value.clone());
+                        if let Err(e) = xsoar_context::merge_entry_context(ctx, key, value.clone())
+                        {
+                            problems.push(format!("Could not write context key '{key}': {e}"));
+                        }
+                    }
+                }
+                for (key, path) in &special.extend_context {
+                    match xsoar_context::eval_path_on(path, &result.contents) {
+                        Ok(Some(v)) => {
+                            written_context.insert(key.clone(), v.clone());
+                            if let Err(e) = xsoar_context::merge_entry_context(ctx, key, v) {
+                                problems
+                                    .push(format!("extend-context: could not write '{key}': {e}"));
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => problems.push(format!(
+                            "extend-context: invalid path '{path}' for '{key}': {e}"
+                        )),
+                    }
+                }
+            }
+            for effect in &result.effects {
+                self.apply_effect(inv, scope, effect, outcome).await;
+            }
+            for p in problems {
+                let id = self.push_engine_error(
+                    inv,
+                    &p,
+                    &invocation.parent_content,
+                    &invocation.parent_id,
+                    scope.task.as_ref(),
+                );
+                outcome.entries.push(id);
+                outcome.status = InvokeStatus::Error;
+            }
+        }
+        if special.debug_mode {
+            let id = self.push_debug_log(
+                inv,
+                invocation,
+                target,
+                call_args,
+                &written_context,
+                outcome,
+                &debug_log,
+                started,
+            );
+            outcome.entries.push(id);
+        }
+    }
+
+    async fn apply_effect(
+        &self,
+        inv: &mut Investigation,
+        scope: &mut ExecScope,
+        effect: &Effect,
+        outcome: &mut InvokeOutcome,
+    ) {
+        let ctx = match scope.private.last_mut() {
+            Some(p) => p,
+            None => &mut inv.context,
+        };
+        match effect {
+            Effect::SetContext { path, value } => xsoar_context::set_path(ctx, path, value.clone()),
+            Effect::DeleteContext { path } => {
+                xsoar_context::delete_path(ctx, path);
+            }
+            Effect::DeleteContextIndex { path, index } => {
+                xsoar_context::delete_index(ctx, path, *index);
+            }
+            Effect::ClearContext { keep } => {
+                let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+                xsoar_context::clear_except(ctx, &keep);
+            }
+            Effect::UpdateIncident { fields } => update_incident(&mut inv.incident, fields),
+            Effect::CloseInvestigation { reason, notes } => {
+                let mut fields = Map::new();
+                fields.insert("status".into(), Value::from(2));
+                fields.insert("closed".into(), Value::String(rfc3339(self.clock.now())));
+                if let Some(r) = reason {
+                    fields.insert("closeReason".into(), Value::String(r.clone()));
+                }
+                if let Some(n) = notes {
+                    fields.insert("closeNotes".into(), Value::String(n.clone()));
+                }
+                update_incident(&mut inv.incident, &fields);
+            }
+            Effect::CompleteTask { task, label } => {
+                outcome.completions.push((task.clone(), label.clone()))
+            }
+            Effect::Sleep { seconds } => {
+                self.clock
+                    .sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)))
+                    .await
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_debug_log(
+        &self,
+        inv: &mut Investigation,
+        invocation: &Invocation,
+        target: &Target,
+        call_args: &Map<String, Value>,
+        written_context: &Map<String, Value>,
+        outcome: &InvokeOutcome,
+        log: &[String],
+        started: std::time::SystemTime,
+    ) -> String {
+        let human: String = outcome
+            .entries
+            .iter()
+            .filter_map(|id| inv.entry(id))
+            .map(Entry::display_text)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw = outcome
+            .entries
+            .iter()
+            .filter_map(|id| inv.entry(id))
+            .map(|e| e.contents.clone())
+            .next_back()
+            .unwrap_or(Value::Null);
+        let mut text = String::new();
+        text.push_str(&format!("Executed: {}\n", target.definition.name));
+        text.push_str(&format!("Instance {}\n", target.instance));
+        text.push_str(&format!("Arguments {}\n", Value::Object(call_args.clone())));
+        text.push_str(&format!("Start time {}\n\n\n", rfc3339(started)));
+        text.push_str("Entry\n");
+        text.push_str(&format!("Executed on {}\n\n", rfc3339(self.clock.now())));
+        text.push_str("Context Outputs:\n");
+        let ctx = serde_json::to_string_pretty(&Value::Object(written_context.clone()))
+            .unwrap_or_default();
+        text.push_str(&ctx.replace('&', "\\u0026"));
+        text.push_str("\n\nHuman Readable section:\n");
+        text.push_str(&Value::String(human).to_string());
+        text.push_str("\n\nRaw Response section:\n");
+        text.push_str(&raw.to_string());
+        text.push_str("\n\n");
+        if !log.is_empty() {
+            text.push_str("Full Integration Log:\n");
+            for l in log {
+                text.push_str(l);
+                text.push('\n');
+            }
+            text.push('\n');
+        }
+        text.push_str(&format!("End time {}\n", rfc3339(self.clock.now())));
+        let text = mask_all(&text, &target.secrets);
+        let file_name = format!("{}-debug.log", target.definition.name);
+        let file_id = format!("debug-{}", inv.entries.len() + 1);
+        inv.files.insert(file_id.clone(), text.into_bytes());
+        let id = inv.next_entry_id();
+        let mut parent = invocation.parent_content.clone();
+        parent.push_str(" debug-mode=\"true\"");
+        inv.entries.push(Entry {
+            id: id.clone(),
+            investigation_id: inv.id.clone(),
+            entry_type: 16,
+            contents: Value::String(file_name.clone()),
+            format: "text".into(),
+            human_readable: None,
+            parent_content: parent,
+            parent_id: invocation.parent_id.clone(),
+            brand: target.brand.clone(),
+            instance: target.instance.clone(),
+            created: rfc3339(self.clock.now()),
+            user: "DBot".into(),
+            category: "artifact".into(),
+            task_id: String::new(),
+            playbook_id: String::new(),
+            entry_task: None,
+            note: false,
+            tags: Vec::new(),
+            file: file_name,
+            file_id,
+            entry_context: None,
+            simulated: target.simulated,
+        });
+        id
+    }
+}
+
+/// An implementation chosen for an invocation.
+struct Target {
+    definition: Command,
+    definition_timeout: Option<u64>,
+    connector: Arc<dyn Connector>,
+    brand: String,
+    instance: String,
+    simulated: bool,
+    secrets: Vec<Secret>,
+}
+
+fn resolve(
+    lib: &Library,
+    registry: &Registry,
+    invocation: &Invocation,
+    special: &SpecialArgs,
+) -> Result<Vec<Target>, (String, InvokeStatus)> {
+    let name = invocation.command.as_str();
+    let brand_ok = |brand: &str, integration: &xsoar_content::Integration| {
+        integration.name == brand || integration.id == brand
+    };
+    let defs: Vec<_> = lib
+        .commands_named(name)
+        .into_iter()
+        .filter(|(i, _)| invocation.brand.as_deref().is_none_or(|b| brand_ok(b, i)))
+        .collect();
+    if !defs.is_empty() {
+        let mut targets = Vec::new();
+        for instance in &registry.instances {
+            let Some((integration, command)) =
+                defs.iter().find(|(i, _)| i.name == instance.spec.brand)
+            else {
+                continue;
+            };
+            if !instance.spec.enabled {
+                continue;
+            }
+            if special
+                .using
+                .as_deref()
+                .is_some_and(|u| u != instance.spec.name)
+            {
+                continue;
+            }
+            if special
+                .using_brand
+                .as_deref()
+                .is_some_and(|b| b != instance.spec.brand)
+            {
+                continue;
+            }
+            if special
+                .using_category
+                .as_deref()
+                .is_some_and(|c| !c.eq_ignore_ascii_case(&integration.category))
+            {
+                continue;
+            }
+            let Ok(connector) = &instance.connector else {
+                continue;
+            };
+            targets.push(Target {
+                definition: (*command).clone(),
+                definition_timeout: command.timeout,
+                connector: connector.clone(),
+                brand: instance.spec.brand.clone(),
+                instance: instance.spec.name.clone(),
+                simulated: instance.spec.simulated,
+                secrets: instance.secrets.clone(),
+            });
+        }
+        if !targets.is_empty() {
+            return Ok(targets);
+        }
+        // A script with the same name can still run (scripts and commands share a namespace).
+        if lib.script(name).is_none() || invocation.brand.is_some() {
+            let brands: Vec<&str> = defs.iter().map(|(i, _)| i.name.as_str()).collect();
+            let msg = match &special.using {
+                Some(u) => {
+                    let known = registry.find(u);
+                    match known {
+                        None => format!(
+                            "No instance named '{u}' (command '{name}' is implemented by {})",
+                            brands.join(", ")
+                        ),
+                        Some(i) if !i.spec.enabled => format!("Instance '{u}' is disabled"),
+                        Some(i) => match &i.connector {
+                            Err(e) => format!("Instance '{u}' cannot run: {e}"),
+                            Ok(_) => format!(
+                                "Instance '{u}' ({}) does not implement '{name}'",
+                                i.spec.brand
+                            ),
+                        },
+                    }
+                }
+                None => {
+                    let broken: Vec<String> = registry
+                        .instances
+                        .iter()
+                        .filter(|i| brands.contains(&i.spec.brand.as_str()) && i.spec.enabled)
+                        .filter_map(|i| {
+                            i.connector
+                                .as_ref()
+                                .err()
+                                .map(|e| format!("{}: {e}", i.spec.name))
+                        })
+                        .collect();
+                    if broken.is_empty() {
+                        format!(
+                            "No enabled integration instance implements '{name}' (integration: {}). Configure an instance of it",
+                            brands.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "No usable instance implements '{name}': {}",
+                            broken.join("; ")
+                        )
+                    }
+                }
+            };
+            return Err((msg, InvokeStatus::Unavailable));
+        }
+    }
+    if let Some(script) = lib.script(name).filter(|_| {
+        invocation
+            .brand
+            .as_deref()
+            .is_none_or(|b| b.is_empty() || b == BUILTIN_BRAND)
+    }) {
+        if builtins::IMPLEMENTED.contains(&script.name.as_str()) {
+            let builtin = registry
+                .find(BUILTIN_BRAND)
+                .and_then(|i| i.connector.as_ref().ok().cloned());
+            if let Some(connector) = builtin {
+                return Ok(vec![Target {
+                    definition: script.signature.clone(),
+                    definition_timeout: None,
+                    connector,
+                    brand: BUILTIN_BRAND.into(),
+                    instance: BUILTIN_BRAND.into(),
+                    simulated: false,
+                    secrets: Vec::new(),
+                }]);
+            }
+        }
+        return Err((
+            format!(
+                "Script '{name}' is loaded but the emulator cannot run its code; provide a mock for it (xsoar-emu test --mocks)"
+            ),
+            InvokeStatus::Unavailable,
+        ));
+    }
+    let mut msg = format!("Unsupported command or script: {name}");
+    if let Some(s) = suggest(lib, name) {
+        msg.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    Err((msg, InvokeStatus::Unavailable))
+}
+
+/// The closest known command or script name, for typos.
+fn suggest(lib: &Library, name: &str) -> Option<String> {
+    let candidates = lib
+        .integrations()
+        .flat_map(|i| i.commands.iter().map(|c| c.name.clone()))
+        .chain(lib.scripts().map(|s| s.name.clone()));
+    let lower = name.to_ascii_lowercase();
+    candidates
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `isArray: false` arguments given a list of several values run the command once per
+/// element (§8.5); several such arguments are zipped by index, shorter ones omitted.
+fn auto_iterate(def: &Command, bound: Map<String, Value>) -> Vec<Map<String, Value>> {
+    let iterated: Vec<(String, Vec<Value>)> = bound
+        .iter()
+        .filter(|(k, v)| {
+            matches!(v, Value::Array(a) if a.len() > 1)
+                && def.argument(k).is_some_and(|a| !a.is_array)
+        })
+        .map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default()))
+        .collect();
+    if iterated.is_empty() {
+        return vec![bound];
+    }
+    let n = iterated.iter().map(|(_, v)| v.len()).max().unwrap_or(1);
+    (0..n)
+        .map(|i| {
+            let mut args = bound.clone();
+            for (k, values) in &iterated {
+                match values.get(i) {
+                    Some(v) => {
+                        args.insert(k.clone(), v.clone());
+                    }
+                    None => {
+                        args.remove(k);
+                    }
+                }
+            }
+            args
+        })
+        .collect()
+}
+
+fn invocation_from_line(cl: CommandLine, shown: String, echo: String) -> Invocation {
+    let mut named = Vec::new();
+    let mut positional = Vec::new();
+    for a in cl.args {
+        match a.key {
+            Some(k) => named.push((k, ArgInput::Template(a.value))),
+            None => positional.push(ArgInput::Template(a.value)),
+        }
+    }
+    Invocation {
+        command: cl.name,
+        named,
+        positional,
+        brand: None,
+        parent_content: shown,
+        parent_id: echo,
+        from_war_room: true,
+    }
+}
+
+/// The DT view of an invocation: special roots, private contexts, the investigation context.
+pub(crate) fn read_scope<'a>(
+    inv: &'a Investigation,
+    scope: &'a ExecScope,
+    modules: &'a Value,
+) -> ReadScope<'a> {
+    ReadScope {
+        inv,
+        scope,
+        modules,
+        entries_value: Value::Array(
+            scope
+                .last_completed_task_entries
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        ),
+        playbook_id: scope
+            .current_playbook_id
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    }
+}
+
+pub(crate) struct ReadScope<'a> {
+    inv: &'a Investigation,
+    scope: &'a ExecScope,
+    modules: &'a Value,
+    entries_value: Value,
+    playbook_id: Value,
+}
+
+impl ReadScope<'_> {
+    pub(crate) fn dt(&self) -> Scope<'_> {
+        let mut layers = self.scope.private.iter().rev();
+        let mut s = match layers.next() {
+            Some(first) => Scope::new(first),
+            None => Scope::new(&self.inv.context),
+        };
+        if !self.scope.private.is_empty() {
+            for l in layers {
+                s = s.with_fallback(l);
+            }
+            s = s.with_fallback(&self.inv.context);
+        }
+        s = s
+            .with_root("incident", &self.inv.incident)
+            .with_root("modules", self.modules)
+            .with_root("lastCompletedTaskEntries", &self.entries_value)
+            .with_root("currentPlaybookID", &self.playbook_id);
+        if let Some(inputs) = &self.scope.inputs {
+            s = s.with_root("inputs", inputs);
+        }
+        s
+    }
+}
+
+fn evaluate(input: &ArgInput, read: &ReadScope<'_>) -> Result<Value, String> {
+    match input {
+        ArgInput::Value(v) => Ok(v.clone()),
+        ArgInput::Template(t) => {
+            if !t.contains("${") {
+                return Ok(Value::String(t.clone()));
+            }
+            match xsoar_context::interpolate(t, &read.dt()) {
+                Ok(Interpolated::Value(v)) => Ok(v),
+                Ok(Interpolated::Missing) => Ok(Value::Null),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+}
+
+struct EntryMeta<'a> {
+    parent_content: &'a str,
+    parent_id: &'a str,
+    brand: &'a str,
+    instance: &'a str,
+    task: Option<&'a TaskTag>,
+    simulated: bool,
+    raw_response: bool,
+}
+
+fn push_result(
+    inv: &mut Investigation,
+    result: &CommandResult,
+    meta: &EntryMeta<'_>,
+    clock: &Arc<dyn Clock>,
+) -> String {
+    let id = inv.next_entry_id();
+    let (human_readable, format) = if meta.raw_response {
+        let f = if result.contents.is_string() {
+            result.contents_format.clone()
+        } else {
+            "json".into()
+        };
+        (None, f)
+    } else {
+        (
+            result.human_readable.clone(),
+            result.contents_format.clone(),
+        )
+    };
+    let (task_id, playbook_id, entry_task, category) = match meta.task {
+        Some(t) => (
+            t.task_id.clone(),
+            t.playbook_id.clone(),
+            Some(EntryTask {
+                playbook_name: t.playbook_name.clone(),
+                task_id: t.task_id.clone(),
+                task_name: t.task_name.clone(),
+            }),
+            if result.is_error() {
+                "playbookErrors"
+            } else {
+                "playbookTaskResult"
+            },
+        ),
+        None => (String::new(), String::new(), None, "commandAndResults"),
+    };
+    inv.entries.push(Entry {
+        id: id.clone(),
+        investigation_id: inv.id.clone(),
+        entry_type: result.entry_type.0,
+        contents: result.contents.clone(),
+        format,
+        human_readable,
+        parent_content: meta.parent_content.to_owned(),
+        parent_id: meta.parent_id.to_owned(),
+        brand: meta.brand.to_owned(),
+        instance: meta.instance.to_owned(),
+        created: rfc3339(clock.now()),
+        user: "DBot".into(),
+        category: category.into(),
+        task_id,
+        playbook_id,
+        entry_task,
+        note: result.note,
+        tags: result.tags.clone(),
+        file: String::new(),
+        file_id: String::new(),
+        entry_context: (!result.entry_context.is_empty()).then(|| result.entry_context.clone()),
+        simulated: meta.simulated,
+    });
+    id
+}
+
+/// Defence in depth: whatever a connector returned, an instance secret never reaches an entry.
+fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
+    fn mask_value(v: &mut Value, secrets: &[Secret]) {
+        match v {
+            Value::String(s) => {
+                if secrets.iter().any(|sec| s.contains(sec.expose())) {
+                    *s = mask_all(s, secrets);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| mask_value(x, secrets)),
+            Value::Object(o) => o.values_mut().for_each(|x| mask_value(x, secrets)),
+            _ => {}
+        }
+    }
+    mask_value(&mut result.contents, secrets);
+    if let Some(h) = &mut result.human_readable {
+        *h = mask_all(h, secrets);
+    }
+    for v in result.entry_context.values_mut() {
+        mask_value(v, secrets);
+    }
+}
+
+/// Read-only view handed to connectors (builtins read context and entries through it).
+struct View<'a> {
+    context: &'a Value,
+    incident: &'a Value,
+    investigation: &'a Investigation,
+    modules: &'a Value,
+    private: bool,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("investigation", &self.investigation.id)
+            .finish()
+    }
+}
+
+impl InvestigationView for View<'_> {
+    fn context(&self) -> &Value {
+        self.context
+    }
+    fn incident(&self) -> &Value {
+        self.incident
+    }
+    fn entry_type(&self, entry_id: &str) -> Option<i64> {
+        self.investigation.entry(entry_id).map(|e| e.entry_type)
+    }
+    fn entry_contents(&self, entry_id: &str) -> Option<Value> {
+        self.investigation
+            .entry(entry_id)
+            .map(|e| e.contents.clone())
+    }
+    fn modules(&self) -> Vec<Value> {
+        self.modules.as_array().cloned().unwrap_or_default()
+    }
+    fn in_private_subplaybook(&self) -> bool {
+        self.private
+    }
+}

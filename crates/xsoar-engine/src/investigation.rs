@@ -1,0 +1,130 @@
+//! An investigation: the incident, its war-room entries and its context.
+
+use crate::entry::Entry;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Investigation `type` of a playground (a war room without an incident).
+pub const PLAYGROUND_TYPE: i64 = 9;
+
+/// One investigation (war room). Owned by the caller; the engine mutates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Investigation {
+    /// Investigation id (equal to the incident id, or `<uuid>-playground`).
+    pub id: String,
+    /// The incident object (`${incident.*}`), custom fields flattened in.
+    pub incident: Value,
+    /// The context.
+    pub context: Value,
+    /// War-room entries; entry `N@id` is `entries[N-1]`.
+    pub entries: Vec<Entry>,
+    /// Stored files (debug logs), by file id.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// The user who types in this war room.
+    pub user: String,
+}
+
+impl Investigation {
+    /// A new investigation for `incident` (an object; missing system fields are filled in).
+    pub fn new(id: impl Into<String>, incident: Value) -> Self {
+        let id = id.into();
+        let incident = normalize_incident(&id, incident);
+        Self {
+            id,
+            incident,
+            context: Value::Object(Map::new()),
+            entries: Vec::new(),
+            files: BTreeMap::new(),
+            user: "admin".into(),
+        }
+    }
+
+    /// The id the next entry will get.
+    pub fn next_entry_id(&self) -> String {
+        format!("{}@{}", self.entries.len() + 1, self.id)
+    }
+
+    /// An entry by id (`12@7`).
+    pub fn entry(&self, entry_id: &str) -> Option<&Entry> {
+        let (seq, inv) = entry_id.split_once('@')?;
+        if inv != self.id {
+            return None;
+        }
+        let n: usize = seq.parse().ok()?;
+        self.entries.get(n.checked_sub(1)?)
+    }
+
+    /// Whether the incident is closed (status 2).
+    pub fn is_closed(&self) -> bool {
+        self.incident.get("status").and_then(Value::as_i64) == Some(2)
+    }
+}
+
+/// Fill in the system fields XSOAR always has and flatten `CustomFields` into the incident,
+/// so `${incident.<machinename>}` reads custom fields as XSOAR does.
+pub fn normalize_incident(id: &str, incident: Value) -> Value {
+    let mut obj = match incident {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    };
+    let defaults = json!({
+        "id": id, "name": format!("Incident {id}"), "type": "Unclassified", "severity": 0,
+        "status": 1, "owner": "admin", "details": "", "labels": [], "phase": "",
+        "closeReason": "", "closeNotes": "", "playbookId": "", "sourceBrand": "Manual",
+        "sourceInstance": "", "CustomFields": {}
+    });
+    if let Value::Object(d) = defaults {
+        for (k, v) in d {
+            obj.entry(k).or_insert(v);
+        }
+    }
+    if let Some(Value::Object(custom)) = obj.get("CustomFields").cloned() {
+        for (k, v) in custom {
+            obj.entry(k).or_insert(v);
+        }
+    }
+    Value::Object(obj)
+}
+
+/// Apply `setIncident`-style updates: system fields are set by name; any other field is a
+/// custom field, stored under `CustomFields` and flattened.
+pub fn update_incident(incident: &mut Value, fields: &Map<String, Value>) {
+    const SYSTEM: &[&str] = &[
+        "name",
+        "owner",
+        "severity",
+        "details",
+        "type",
+        "phase",
+        "occurred",
+        "sla",
+        "labels",
+        "closeReason",
+        "closeNotes",
+        "status",
+        "playbookId",
+        "closed",
+        "roles",
+    ];
+    let Value::Object(obj) = incident else { return };
+    for (k, v) in fields {
+        if k == "addLabels" {
+            let mut labels = obj
+                .get("labels")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Value::Array(more) = v {
+                labels.extend(more.iter().cloned());
+            }
+            obj.insert("labels".into(), Value::Array(labels));
+            continue;
+        }
+        if !SYSTEM.contains(&k.as_str()) {
+            if let Some(Value::Object(custom)) = obj.get_mut("CustomFields") {
+                custom.insert(k.clone(), v.clone());
+            }
+        }
+        obj.insert(k.clone(), v.clone());
+    }
+}

@@ -1,0 +1,1635 @@
+//! Playbook execution (§8 of the semantics): a deterministic scheduler over the task graph.
+//!
+//! A run is a tree of [`Frame`]s: one per playbook run, with a child frame for each
+//! sub-playbook task. Frames hold every bit of state (task states, edge states, the ready
+//! queue, private contexts, loop progress), so a run that waits for a manual task can be
+//! stored, reloaded and resumed, and the same code drives the CLI, the server and the test
+//! runner. Tasks that are ready run one at a time in ascending numeric id (XSOAR runs
+//! parallel branches concurrently; a fixed order makes runs reproducible).
+//!
+//! Join rule (§8.3): a task with several parents runs once, after every incoming edge is
+//! either *activated* (its source chose it) or *dead* (its source resolved without choosing
+//! it, or never ran); a task whose incoming edges are all dead is *not executed* and kills
+//! its own outgoing edges. Edges that close a cycle (back edges) are not waited for; when
+//! one is activated the target runs again, bounded by [`RunOptions::max_task_executions`].
+
+use crate::engine::{ArgInput, ExecScope, Invocation, InvokeStatus, TaskTag};
+use crate::eval;
+use crate::investigation::{update_incident, Investigation};
+use crate::{rfc3339, Engine};
+use futures::future::BoxFuture;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+use tracing::Instrument;
+use xsoar_content::{ArgValue, Playbook, Task, TaskTarget, TaskType};
+
+/// Labels with a meaning of their own.
+pub const NONE_LABEL: &str = "#none#";
+/// The else branch of a condition.
+pub const DEFAULT_LABEL: &str = "#default#";
+/// The error path.
+pub const ERROR_LABEL: &str = "#error#";
+
+/// Limits and manual-task handling of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Stop the run after this many task executions (runaway graphs).
+    pub max_task_executions: usize,
+    /// Upper bound on loop iterations of any sub-playbook task (XSOAR's default max is 100).
+    pub max_loop_iterations: u64,
+    /// Complete manual tasks at once (conditions take their first non-default label).
+    pub auto_complete: bool,
+    /// Completions to apply when a task starts waiting: (task id, tag or name; label).
+    pub completions: Vec<TaskCompletion>,
+    /// Deepest sub-playbook nesting allowed.
+    pub max_depth: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            max_task_executions: 10_000,
+            max_loop_iterations: 1_000,
+            auto_complete: false,
+            completions: Vec::new(),
+            max_depth: 20,
+        }
+    }
+}
+
+/// Completing a waiting task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCompletion {
+    /// Task id, tag or name.
+    pub task: String,
+    /// Branch label for conditions.
+    pub label: Option<String>,
+}
+
+/// State of a run (the `/inv-playbook` `state` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Tasks still run.
+    InProgress,
+    /// Stopped on a manual task.
+    Waiting,
+    /// Every task resolved, no error left uncontinued.
+    Completed,
+    /// A task errored and was not continued (or the run was stopped).
+    Failed,
+}
+
+impl RunState {
+    /// The API string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::InProgress => "inprogress",
+            RunState::Waiting => "waiting",
+            RunState::Completed => "completed",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
+/// State of a task (§8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskState {
+    /// Not reached yet.
+    Pending,
+    /// Executing.
+    Running,
+    /// Waiting for a manual completion.
+    Waiting,
+    /// Finished (possibly with a continued error).
+    Completed,
+    /// Failed and not continued.
+    Error,
+    /// Skipped: command unavailable and `skipunavailable`.
+    Skipped,
+    /// On a branch that was not taken.
+    NotExecuted,
+    /// Behind an error: can never run.
+    Blocked,
+}
+
+impl TaskState {
+    /// The name XSOAR's API uses.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            TaskState::Pending => "New",
+            TaskState::Running => "InProgress",
+            TaskState::Waiting => "Waiting",
+            TaskState::Completed => "Completed",
+            TaskState::Error => "Error",
+            TaskState::Skipped => "Skipped",
+            TaskState::NotExecuted => "WillNotBeExecuted",
+            TaskState::Blocked => "Blocked",
+        }
+    }
+
+    /// A word for reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Waiting => "waiting",
+            TaskState::Completed => "completed",
+            TaskState::Error => "error",
+            TaskState::Skipped => "skipped",
+            TaskState::NotExecuted => "not executed",
+            TaskState::Blocked => "blocked",
+        }
+    }
+
+    fn is_resolved(self) -> bool {
+        matches!(
+            self,
+            TaskState::Completed | TaskState::Skipped | TaskState::NotExecuted
+        )
+    }
+}
+
+/// Edge state for the join rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EdgeState {
+    /// The source chose this edge.
+    Activated,
+    /// The source resolved without choosing it.
+    Dead,
+}
+
+/// One task of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRun {
+    /// Playbook-local task id.
+    pub id: String,
+    /// Task name.
+    pub name: String,
+    /// Task type (`regular`, `condition`, ...).
+    pub task_type: String,
+    /// What it executes (`SIGNL4|||signl4_alert`, `Set`, a sub-playbook name).
+    pub target: String,
+    /// State.
+    pub state: TaskState,
+    /// First start, RFC 3339.
+    pub started: Option<String>,
+    /// Completion, RFC 3339.
+    pub completed: Option<String>,
+    /// Time spent (on the engine clock), milliseconds.
+    pub duration_ms: u64,
+    /// Entries it wrote.
+    pub entries: Vec<String>,
+    /// Why it failed (also set for continued errors).
+    pub error: Option<String>,
+    /// The branch a condition took.
+    pub label: Option<String>,
+    /// Resolved arguments (or sub-playbook inputs) of the last execution.
+    pub inputs: Map<String, Value>,
+    /// How many times it ran.
+    pub executions: u32,
+    /// The sub-playbook run of a playbook task (the last iteration).
+    pub sub: Option<Box<Frame>>,
+    /// Loop progress of a playbook task.
+    pub loop_progress: Option<LoopProgress>,
+}
+
+/// Progress of a looping sub-playbook task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoopProgress {
+    /// Iterations started.
+    pub iteration: u64,
+    /// For-each: the inputs of every iteration.
+    pub for_each_inputs: Option<Vec<Map<String, Value>>>,
+    /// Inputs for a condition loop (the same every iteration).
+    pub inputs: Map<String, Value>,
+}
+
+/// One playbook run (the root run, or a sub-playbook run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Run id (`currentPlaybookID`).
+    pub run_id: String,
+    /// Playbook id.
+    pub playbook_id: String,
+    /// Playbook name.
+    pub playbook_name: String,
+    /// Task runs, in playbook order.
+    pub tasks: IndexMap<String, TaskRun>,
+    /// Edge states: target -> source -> state.
+    pub edges: BTreeMap<String, BTreeMap<String, EdgeState>>,
+    /// Tasks ready to run.
+    pub ready: BTreeSet<ReadyKey>,
+    /// The playbook's evaluated `inputs`.
+    pub inputs: Value,
+    /// The private context (sub-playbooks with `separatecontext: true`).
+    pub private_context: Option<Value>,
+    /// Frame state.
+    pub state: RunState,
+    /// Entries of the last completed task (`lastCompletedTaskEntries`).
+    pub last_completed_entries: Vec<String>,
+}
+
+/// Ready-queue key: numeric ids sort numerically, others after them by text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReadyKey(u64, String);
+
+impl ReadyKey {
+    fn of(id: &str) -> Self {
+        ReadyKey(id.parse().unwrap_or(u64::MAX), id.to_owned())
+    }
+}
+
+/// A playbook run on an investigation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookRun {
+    /// The root frame.
+    pub root: Frame,
+    /// Run state.
+    pub state: RunState,
+    /// Start time.
+    pub started: String,
+    /// End time (completed or failed).
+    pub finished: Option<String>,
+    /// Task executions so far (all frames).
+    pub executions: usize,
+    /// Why the run stopped, when the engine stopped it.
+    pub error: Option<String>,
+    /// Sub-runs created so far (run ids are `<root>.<n>`).
+    pub sub_runs: u64,
+}
+
+/// Errors in driving a run (not task failures: those are task states).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// No playbook by that id or name.
+    #[error("playbook '{0}' is not loaded (give its id or name; `xsoar-emu validate` lists them)")]
+    PlaybookNotFound(String),
+    /// Completing a task that does not wait.
+    #[error("task '{task}' is not waiting (state: {state})")]
+    NotWaiting { task: String, state: String },
+    /// Completing a task that does not exist.
+    #[error("no task '{0}' in this run (give a task id, tag or name)")]
+    NoSuchTask(String),
+    /// A label that the task has no edge for.
+    #[error("task '{task}' has no branch '{label}' (branches: {known})")]
+    NoSuchLabel {
+        task: String,
+        label: String,
+        known: String,
+    },
+    /// The run is over.
+    #[error("the run is already {0}")]
+    Finished(String),
+}
+
+/// The graph facts of a playbook the scheduler needs.
+struct Graph {
+    /// target -> forward parents (back edges excluded).
+    parents: HashMap<String, BTreeSet<String>>,
+    /// (source, target) pairs that close a cycle.
+    back_edges: BTreeSet<(String, String)>,
+}
+
+impl Graph {
+    fn of(pb: &Playbook) -> Self {
+        let succ = |id: &str| -> Vec<String> {
+            pb.tasks
+                .get(id)
+                .map(|t| t.next_tasks.values().flatten().cloned().collect())
+                .unwrap_or_default()
+        };
+        // Reachability by DFS from each task (playbooks have at most a few hundred tasks).
+        let mut reach: HashMap<&str, BTreeSet<String>> = HashMap::new();
+        for id in pb.tasks.keys() {
+            let mut seen = BTreeSet::new();
+            let mut stack = succ(id);
+            while let Some(n) = stack.pop() {
+                if seen.insert(n.clone()) {
+                    stack.extend(succ(&n));
+                }
+            }
+            reach.insert(id.as_str(), seen);
+        }
+        let mut parents: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut back_edges = BTreeSet::new();
+        for (id, task) in &pb.tasks {
+            for to in task.next_tasks.values().flatten() {
+                // from -> to closes a cycle when `to` reaches `from`.
+                let is_back = to == id || reach.get(to.as_str()).is_some_and(|r| r.contains(id));
+                if is_back {
+                    back_edges.insert((id.clone(), to.clone()));
+                } else {
+                    parents.entry(to.clone()).or_default().insert(id.clone());
+                }
+            }
+        }
+        Self {
+            parents,
+            back_edges,
+        }
+    }
+}
+
+fn task_type_name(t: &TaskType) -> String {
+    match t {
+        TaskType::Other(s) => s.clone(),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+fn target_text(t: &Task) -> String {
+    match t.target() {
+        TaskTarget::SubPlaybook(p) => p.to_owned(),
+        TaskTarget::Command { brand, command } => format!("{}|||{command}", brand.unwrap_or("")),
+        TaskTarget::Script(s) => s.to_owned(),
+        TaskTarget::NoOp => String::new(),
+        TaskTarget::Manual => "manual".into(),
+    }
+}
+
+impl Frame {
+    fn new(run_id: String, pb: &Playbook, inputs: Value, private: bool) -> Self {
+        let tasks = pb
+            .tasks
+            .iter()
+            .map(|(id, t)| {
+                (
+                    id.clone(),
+                    TaskRun {
+                        id: id.clone(),
+                        name: t.name.clone(),
+                        task_type: task_type_name(&t.task_type),
+                        target: target_text(t),
+                        state: TaskState::Pending,
+                        started: None,
+                        completed: None,
+                        duration_ms: 0,
+                        entries: Vec::new(),
+                        error: None,
+                        label: None,
+                        inputs: Map::new(),
+                        executions: 0,
+                        sub: None,
+                        loop_progress: None,
+                    },
+                )
+            })
+            .collect();
+        let mut ready = BTreeSet::new();
+        if pb.tasks.contains_key(&pb.start_task_id) {
+            ready.insert(ReadyKey::of(&pb.start_task_id));
+        }
+        Self {
+            run_id,
+            playbook_id: pb.id.clone(),
+            playbook_name: pb.name.clone(),
+            tasks,
+            edges: BTreeMap::new(),
+            ready,
+            inputs,
+            private_context: private.then(|| Value::Object(Map::new())),
+            state: RunState::InProgress,
+            last_completed_entries: Vec::new(),
+        }
+    }
+
+    /// Every task run of this frame and its sub-frames, depth first.
+    pub fn walk(&self) -> Vec<(&Frame, &TaskRun)> {
+        let mut out = Vec::new();
+        for t in self.tasks.values() {
+            out.push((self, t));
+            if let Some(sub) = &t.sub {
+                out.extend(sub.walk());
+            }
+        }
+        out
+    }
+}
+
+/// Mutable state threaded through one scheduling pass.
+struct Pass<'a> {
+    opts: &'a RunOptions,
+    executions: &'a mut usize,
+    sub_runs: &'a mut u64,
+    root_id: String,
+    stop: Option<String>,
+}
+
+impl Engine {
+    /// Start a playbook (by id or name) on `inv` and run it until it completes, fails or
+    /// waits for a manual task.
+    pub async fn run_playbook(
+        &self,
+        inv: &mut Investigation,
+        playbook: &str,
+        inputs: Option<Map<String, Value>>,
+        opts: &RunOptions,
+    ) -> Result<PlaybookRun, RunError> {
+        let lib = self.library();
+        let pb = lib
+            .playbook(playbook)
+            .ok_or_else(|| RunError::PlaybookNotFound(playbook.to_owned()))?;
+        let run_id = inv.id.clone();
+        let span =
+            tracing::info_span!("playbook_run", playbook = %pb.name, investigation = %inv.id);
+        async {
+            let given = inputs.unwrap_or_default();
+            let mut exec = ExecScope::default();
+            let evaluated = self.child_inputs(inv, &mut exec, pb, &given, &Map::new());
+            let mut run = PlaybookRun {
+                root: Frame::new(run_id, pb, Value::Object(evaluated), false),
+                state: RunState::InProgress,
+                started: rfc3339(self.clock().now()),
+                finished: None,
+                executions: 0,
+                error: None,
+                sub_runs: 0,
+            };
+            if let Value::Object(o) = &mut inv.incident {
+                o.insert("playbookId".into(), Value::String(pb.id.clone()));
+            }
+            self.drive(inv, &mut run, opts).await;
+            Ok(run)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Complete a waiting task (by id, tag or name; the label picks a condition's branch)
+    /// and continue the run until it completes, fails or waits again.
+    pub async fn complete_task(
+        &self,
+        inv: &mut Investigation,
+        run: &mut PlaybookRun,
+        completion: &TaskCompletion,
+        opts: &RunOptions,
+    ) -> Result<(), RunError> {
+        if matches!(run.state, RunState::Completed | RunState::Failed) {
+            return Err(RunError::Finished(run.state.as_str().into()));
+        }
+        let lib = self.library();
+        let now = rfc3339(self.clock().now());
+        complete_in_frame(&lib, &mut run.root, completion, &now)?;
+        self.drive(inv, run, opts).await;
+        Ok(())
+    }
+
+    /// Continue a run (after loading it, or after completions).
+    pub async fn resume(&self, inv: &mut Investigation, run: &mut PlaybookRun, opts: &RunOptions) {
+        self.drive(inv, run, opts).await;
+    }
+
+    async fn drive(&self, inv: &mut Investigation, run: &mut PlaybookRun, opts: &RunOptions) {
+        let mut exec = ExecScope::default();
+        let mut pass = Pass {
+            opts,
+            executions: &mut run.executions,
+            sub_runs: &mut run.sub_runs,
+            root_id: run.root.run_id.clone(),
+            stop: None,
+        };
+        self.run_frame(inv, &mut run.root, &mut exec, &mut pass, 0)
+            .await;
+        if let Some(stop) = pass.stop {
+            run.error = Some(stop);
+        }
+        run.state = run.root.state;
+        if matches!(run.state, RunState::Completed | RunState::Failed) {
+            run.finished = Some(rfc3339(self.clock().now()));
+        }
+    }
+
+    /// Run a frame until nothing is ready. Recursion goes through sub-playbook tasks.
+    fn run_frame<'a>(
+        &'a self,
+        inv: &'a mut Investigation,
+        frame: &'a mut Frame,
+        exec: &'a mut ExecScope,
+        pass: &'a mut Pass<'_>,
+        depth: usize,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let lib = self.library();
+            let Some(pb) = lib
+                .playbook(&frame.playbook_id)
+                .or_else(|| lib.playbook(&frame.playbook_name))
+            else {
+                frame.state = RunState::Failed;
+                pass.stop = Some(format!(
+                    "playbook '{}' is no longer loaded",
+                    frame.playbook_id
+                ));
+                return;
+            };
+            let graph = Graph::of(pb);
+            let pushed_private = frame.private_context.take().map(|p| {
+                exec.private.push(p);
+            });
+            frame.state = RunState::InProgress;
+            // Resume sub-playbook tasks that wait inside their child run.
+            let waiting_subs: Vec<String> = frame
+                .tasks
+                .values()
+                .filter(|t| t.state == TaskState::Waiting && t.sub.is_some())
+                .map(|t| t.id.clone())
+                .collect();
+            for id in waiting_subs {
+                if let Some(task) = pb.tasks.get(&id) {
+                    self.run_playbook_task(inv, frame, pb, &graph, task, exec, pass, depth)
+                        .await;
+                }
+            }
+            loop {
+                if pass.stop.is_some() {
+                    break;
+                }
+                let Some(key) = frame.ready.pop_first() else {
+                    break;
+                };
+                let id = key.1;
+                let Some(task) = pb.tasks.get(&id) else {
+                    continue;
+                };
+                if *pass.executions >= pass.opts.max_task_executions {
+                    pass.stop = Some(format!(
+                        "run stopped after {} task executions at task {} ({}): the graph seems to loop forever; raise the limit (--max-task-executions) if this is intended",
+                        pass.opts.max_task_executions, id, task.name
+                    ));
+                    set_state(
+                        frame,
+                        &id,
+                        TaskState::Error,
+                        Some(pass.stop.clone().unwrap_or_default()),
+                    );
+                    break;
+                }
+                *pass.executions += 1;
+                self.run_task(inv, frame, pb, &graph, task, exec, pass, depth)
+                    .await;
+            }
+            finalize(frame, pass.stop.is_some());
+            if pushed_private.is_some() {
+                frame.private_context = exec.private.pop();
+            }
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_task(
+        &self,
+        inv: &mut Investigation,
+        frame: &mut Frame,
+        pb: &Playbook,
+        graph: &Graph,
+        task: &Task,
+        exec: &mut ExecScope,
+        pass: &mut Pass<'_>,
+        depth: usize,
+    ) {
+        let span =
+            tracing::info_span!("task", task = %task.id, name = %task.name, playbook = %pb.name);
+        let _enter = span.enter();
+        let now = rfc3339(self.clock().now());
+        if let Some(t) = frame.tasks.get_mut(&task.id) {
+            t.state = TaskState::Running;
+            t.executions += 1;
+            t.started.get_or_insert(now);
+            t.error = None;
+            t.label = None;
+        }
+        match task.task_type {
+            TaskType::Start | TaskType::Title | TaskType::Section => {
+                self.finish(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    TaskState::Completed,
+                    &[NONE_LABEL],
+                    Vec::new(),
+                );
+                return;
+            }
+            TaskType::Playbook => {
+                self.run_playbook_task(inv, frame, pb, graph, task, exec, pass, depth)
+                    .await;
+                return;
+            }
+            _ => {}
+        }
+        // Builtin conditions.
+        if task.task_type == TaskType::Condition && !task.conditions.is_empty() {
+            let result = {
+                let modules = self.modules();
+                let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
+                let dt = read.dt();
+                eval::choose_branch(&task.conditions, &dt)
+            };
+            match result {
+                Ok(label) => {
+                    let label = label.unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+                    if let Some(t) = frame.tasks.get_mut(&task.id) {
+                        t.label = Some(label.clone());
+                    }
+                    self.finish(
+                        frame,
+                        pb,
+                        graph,
+                        task,
+                        TaskState::Completed,
+                        &[label.as_str()],
+                        Vec::new(),
+                    );
+                }
+                Err(e) => self.fail(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    format!("condition: {e}"),
+                    Vec::new(),
+                ),
+            }
+            return;
+        }
+        let target = task.target();
+        let (command, brand) = match target {
+            TaskTarget::Command { brand, command } => {
+                (command.to_owned(), brand.map(str::to_owned))
+            }
+            TaskTarget::Script(s) => (s.to_owned(), None),
+            TaskTarget::Manual | TaskTarget::NoOp | TaskTarget::SubPlaybook(_) => {
+                self.wait_or_complete(frame, pb, graph, task, pass);
+                return;
+            }
+        };
+        // Evaluate arguments against the task's view of the context.
+        let mut named = Vec::new();
+        let mut shown = Map::new();
+        {
+            let modules = self.modules();
+            let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
+            let dt = read.dt();
+            for (name, arg) in &task.script_arguments {
+                match eval::eval_arg(arg, &dt) {
+                    Ok(Some(v)) => {
+                        shown.insert(name.clone(), v.clone());
+                        named.push((name.clone(), ArgInput::Value(v)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        drop(dt);
+                        drop(read);
+                        self.fail(
+                            frame,
+                            pb,
+                            graph,
+                            task,
+                            format!("argument '{name}': {e}"),
+                            Vec::new(),
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+        let parent_content = render_command(&command, &shown);
+        if let Some(t) = frame.tasks.get_mut(&task.id) {
+            t.inputs = shown;
+        }
+        let invocation = Invocation {
+            command: command.clone(),
+            named,
+            positional: Vec::new(),
+            brand,
+            parent_content,
+            parent_id: String::new(),
+            from_war_room: false,
+        };
+        let started = self.clock().now();
+        let outcome = {
+            let exec = exec_with(exec, frame);
+            exec.task = Some(TaskTag {
+                task_id: task.id.clone(),
+                task_name: task.name.clone(),
+                playbook_id: pb.id.clone(),
+                playbook_name: pb.name.clone(),
+            });
+            let out = self.invoke(inv, exec, invocation).await;
+            exec.task = None;
+            out
+        };
+        let elapsed = self
+            .clock()
+            .now()
+            .duration_since(started)
+            .unwrap_or_default();
+        if let Some(t) = frame.tasks.get_mut(&task.id) {
+            t.duration_ms += elapsed.as_millis() as u64;
+        }
+        for (task_ref, label) in &outcome.completions {
+            let c = TaskCompletion {
+                task: task_ref.clone(),
+                label: label.clone(),
+            };
+            let lib = self.library();
+            let now = rfc3339(self.clock().now());
+            // A taskComplete for a task of this run; unknown references are reported.
+            if let Err(e) = complete_in_frame(&lib, frame, &c, &now) {
+                tracing::warn!(error = %e, "taskComplete did not apply");
+            }
+        }
+        let entries = outcome.entries.clone();
+        match outcome.status {
+            InvokeStatus::Ok => {
+                if task.task_type == TaskType::Condition {
+                    let label = outcome
+                        .last_text
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|l| task.next_for(l).is_some())
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+                    if let Some(t) = frame.tasks.get_mut(&task.id) {
+                        t.label = Some(label.clone());
+                    }
+                    self.finish(
+                        frame,
+                        pb,
+                        graph,
+                        task,
+                        TaskState::Completed,
+                        &[label.as_str()],
+                        entries,
+                    );
+                } else {
+                    self.finish(
+                        frame,
+                        pb,
+                        graph,
+                        task,
+                        TaskState::Completed,
+                        &[NONE_LABEL],
+                        entries,
+                    );
+                }
+            }
+            InvokeStatus::Unavailable if task.skip_unavailable => {
+                let label = if task.task_type == TaskType::Condition {
+                    DEFAULT_LABEL
+                } else {
+                    NONE_LABEL
+                };
+                self.finish(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    TaskState::Skipped,
+                    &[label],
+                    entries,
+                );
+            }
+            InvokeStatus::Unavailable | InvokeStatus::Error => {
+                let msg = outcome
+                    .error
+                    .unwrap_or_else(|| "the command returned an error entry".into());
+                self.fail(frame, pb, graph, task, msg, entries);
+            }
+        }
+        self.apply_field_mapping(inv, exec, frame, task);
+    }
+
+    fn apply_field_mapping(
+        &self,
+        inv: &mut Investigation,
+        exec: &mut ExecScope,
+        frame: &mut Frame,
+        task: &Task,
+    ) {
+        if task.field_mapping.is_empty() {
+            return;
+        }
+        let mut fields = Map::new();
+        {
+            let modules = self.modules();
+            let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
+            let dt = read.dt();
+            for m in &task.field_mapping {
+                if let Ok(Some(v)) = eval::eval_arg(&m.output, &dt) {
+                    fields.insert(m.incident_field.clone(), v);
+                }
+            }
+        }
+        update_incident(&mut inv.incident, &fields);
+    }
+
+    /// A manual task: wait, or complete from the run options.
+    fn wait_or_complete(
+        &self,
+        frame: &mut Frame,
+        pb: &Playbook,
+        graph: &Graph,
+        task: &Task,
+        pass: &mut Pass<'_>,
+    ) {
+        let given = pass
+            .opts
+            .completions
+            .iter()
+            .position(|c| matches_task(task, &c.task));
+        let label = if let Some(i) = given {
+            let c = pass.opts.completions[i].clone();
+            Some(c.label)
+        } else if pass.opts.auto_complete {
+            Some(None)
+        } else {
+            None
+        };
+        match label {
+            None => {
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.state = TaskState::Waiting;
+                }
+            }
+            Some(label) => {
+                let chosen = choose_manual_label(task, label.as_deref());
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.label = (task.task_type == TaskType::Condition).then(|| chosen.clone());
+                }
+                self.finish(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    TaskState::Completed,
+                    &[chosen.as_str()],
+                    Vec::new(),
+                );
+            }
+        }
+    }
+
+    /// Resolve a task: set its state and resolve its outgoing edges.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        frame: &mut Frame,
+        pb: &Playbook,
+        graph: &Graph,
+        task: &Task,
+        state: TaskState,
+        labels: &[&str],
+        entries: Vec<String>,
+    ) {
+        let now = rfc3339(self.clock().now());
+        if let Some(t) = frame.tasks.get_mut(&task.id) {
+            t.state = state;
+            t.completed = Some(now);
+            t.entries.extend(entries.iter().cloned());
+        }
+        if !entries.is_empty() {
+            frame.last_completed_entries = entries;
+        }
+        resolve_edges(frame, pb, graph, task, labels);
+    }
+
+    /// A task failed: continue per its settings or leave it in Error.
+    fn fail(
+        &self,
+        frame: &mut Frame,
+        pb: &Playbook,
+        graph: &Graph,
+        task: &Task,
+        message: String,
+        entries: Vec<String>,
+    ) {
+        tracing::info!(task = %task.id, error = %message, "task failed");
+        if let Some(t) = frame.tasks.get_mut(&task.id) {
+            t.error = Some(message);
+        }
+        if task.continue_on_error {
+            let label = if task.error_path {
+                ERROR_LABEL
+            } else if task.task_type == TaskType::Condition && task.next_for(NONE_LABEL).is_none() {
+                DEFAULT_LABEL
+            } else {
+                NONE_LABEL
+            };
+            self.finish(
+                frame,
+                pb,
+                graph,
+                task,
+                TaskState::Completed,
+                &[label],
+                entries,
+            );
+        } else {
+            let now = rfc3339(self.clock().now());
+            if let Some(t) = frame.tasks.get_mut(&task.id) {
+                t.state = TaskState::Error;
+                t.completed = Some(now);
+                t.entries.extend(entries.iter().cloned());
+            }
+            if !entries.is_empty() {
+                frame.last_completed_entries = entries;
+            }
+        }
+    }
+
+    /// Inputs of a (sub-)playbook run: given values, else the playbook's defaults evaluated
+    /// in its own view (§8.10 step 2).
+    fn child_inputs(
+        &self,
+        inv: &Investigation,
+        exec: &mut ExecScope,
+        child: &Playbook,
+        given: &Map<String, Value>,
+        _parent_inputs: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        let saved = exec.inputs.take();
+        exec.inputs = Some(Value::Object(Map::new()));
+        {
+            let modules = self.modules();
+            let read = crate::engine::read_scope(inv, exec, &modules);
+            let dt = read.dt();
+            for input in &child.inputs {
+                if let Some(v) = given.get(&input.key) {
+                    out.insert(input.key.clone(), v.clone());
+                    continue;
+                }
+                if let Some(default) = &input.value {
+                    if let Ok(Some(v)) = eval::eval_arg(default, &dt) {
+                        out.insert(input.key.clone(), v);
+                    }
+                }
+            }
+        }
+        for (k, v) in given {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        exec.inputs = saved;
+        out
+    }
+
+    /// A sub-playbook task: start or resume its child run, with loops (§8.9–§8.10).
+    #[allow(clippy::too_many_arguments)]
+    async fn run_playbook_task(
+        &self,
+        inv: &mut Investigation,
+        frame: &mut Frame,
+        pb: &Playbook,
+        graph: &Graph,
+        task: &Task,
+        exec: &mut ExecScope,
+        pass: &mut Pass<'_>,
+        depth: usize,
+    ) {
+        let lib = self.library();
+        let TaskTarget::SubPlaybook(name) = task.target() else {
+            self.wait_or_complete(frame, pb, graph, task, pass);
+            return;
+        };
+        let Some(child_pb) = lib.playbook(name) else {
+            if task.skip_unavailable {
+                self.finish(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    TaskState::Skipped,
+                    &[NONE_LABEL],
+                    Vec::new(),
+                );
+            } else {
+                self.fail(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    format!("sub-playbook '{name}' is not loaded"),
+                    Vec::new(),
+                );
+            }
+            return;
+        };
+        if depth >= pass.opts.max_depth {
+            self.fail(
+                frame,
+                pb,
+                graph,
+                task,
+                format!(
+                    "sub-playbooks nested more than {} deep (does '{name}' call itself?)",
+                    pass.opts.max_depth
+                ),
+                Vec::new(),
+            );
+            return;
+        }
+        let loop_settings = task.loop_settings.as_ref().filter(|l| l.loops());
+        let max_iterations = loop_settings
+            .map(|l| if l.max == 0 { 100 } else { l.max })
+            .unwrap_or(1)
+            .min(pass.opts.max_loop_iterations.max(1));
+        // Start: evaluate the inputs the task passes (in the parent's view).
+        let resuming = frame
+            .tasks
+            .get(&task.id)
+            .is_some_and(|t| t.state == TaskState::Waiting && t.sub.is_some());
+        if !resuming {
+            let mut given = Map::new();
+            {
+                let modules = self.modules();
+                let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
+                let dt = read.dt();
+                for (k, arg) in &task.script_arguments {
+                    match eval::eval_arg(arg, &dt) {
+                        Ok(Some(v)) => {
+                            given.insert(k.clone(), v);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            drop(dt);
+                            drop(read);
+                            self.fail(
+                                frame,
+                                pb,
+                                graph,
+                                task,
+                                format!("input '{k}': {e}"),
+                                Vec::new(),
+                            );
+                            return;
+                        }
+                    }
+                }
+            }
+            let for_each = loop_settings
+                .filter(|l| l.for_each)
+                .map(|_| for_each_plan(&given, max_iterations));
+            if let Some(t) = frame.tasks.get_mut(&task.id) {
+                t.inputs = given.clone();
+                t.loop_progress = Some(LoopProgress {
+                    iteration: 0,
+                    for_each_inputs: for_each,
+                    inputs: given,
+                });
+                t.sub = None;
+            }
+        }
+        loop {
+            // Start the next iteration unless one is waiting.
+            let needs_start = frame
+                .tasks
+                .get(&task.id)
+                .is_some_and(|t| t.sub.as_ref().is_none_or(|s| s.state != RunState::Waiting));
+            if needs_start {
+                let Some(progress) = frame
+                    .tasks
+                    .get(&task.id)
+                    .and_then(|t| t.loop_progress.clone())
+                else {
+                    return;
+                };
+                let iteration_inputs = match &progress.for_each_inputs {
+                    Some(plan) => match plan.get(progress.iteration as usize) {
+                        Some(i) => i.clone(),
+                        None => break,
+                    },
+                    None => progress.inputs.clone(),
+                };
+                if progress.iteration > 0 {
+                    if let Some(wait) = loop_settings.map(|l| l.wait).filter(|w| *w > 0.0) {
+                        self.clock()
+                            .sleep(Duration::from_secs_f64(wait.min(86_400.0)))
+                            .await;
+                    }
+                }
+                *pass.sub_runs += 1;
+                let run_id = format!("{}.{}", pass.root_id, pass.sub_runs);
+                let inputs = {
+                    let exec = exec_with(exec, frame);
+                    self.child_inputs(inv, exec, child_pb, &iteration_inputs, &Map::new())
+                };
+                let child = Frame::new(
+                    run_id,
+                    child_pb,
+                    Value::Object(inputs),
+                    task.separate_context,
+                );
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.sub = Some(Box::new(child));
+                    if let Some(p) = t.loop_progress.as_mut() {
+                        p.iteration += 1;
+                    }
+                }
+            }
+            // Run (or resume) the child.
+            let Some(mut child) = frame.tasks.get_mut(&task.id).and_then(|t| t.sub.take()) else {
+                return;
+            };
+            {
+                let exec = exec_with(exec, frame);
+                let saved_inputs = exec.inputs.take();
+                let saved_playbook = exec.current_playbook_id.take();
+                let saved_last = std::mem::take(&mut exec.last_completed_task_entries);
+                self.run_frame(inv, &mut child, exec, pass, depth + 1).await;
+                exec.inputs = saved_inputs;
+                exec.current_playbook_id = saved_playbook;
+                exec.last_completed_task_entries = saved_last;
+            }
+            let child_state = child.state;
+            match child_state {
+                RunState::Waiting | RunState::InProgress => {
+                    if let Some(t) = frame.tasks.get_mut(&task.id) {
+                        t.sub = Some(child);
+                        t.state = TaskState::Waiting;
+                    }
+                    return;
+                }
+                RunState::Failed => {
+                    let failing = child
+                        .walk()
+                        .into_iter()
+                        .find(|(_, t)| t.state == TaskState::Error)
+                        .map(|(f, t)| {
+                            format!(
+                                "task {} ({}) of '{}': {}",
+                                t.id,
+                                t.name,
+                                f.playbook_name,
+                                t.error.clone().unwrap_or_default()
+                            )
+                        })
+                        .unwrap_or_default();
+                    let entries: Vec<String> = child
+                        .walk()
+                        .iter()
+                        .flat_map(|(_, t)| t.entries.clone())
+                        .collect();
+                    if let Some(t) = frame.tasks.get_mut(&task.id) {
+                        t.sub = Some(child);
+                    }
+                    self.fail(
+                        frame,
+                        pb,
+                        graph,
+                        task,
+                        format!("sub-playbook '{}' failed at {failing}", child_pb.name),
+                        entries,
+                    );
+                    return;
+                }
+                RunState::Completed => {}
+            }
+            // Outputs of a private child go to the parent context (append semantics).
+            if task.separate_context {
+                let mut declared: Vec<&str> = child_pb
+                    .outputs
+                    .iter()
+                    .map(|o| o.context_path.as_str())
+                    .collect();
+                declared.sort();
+                let private = child.private_context.clone().unwrap_or(Value::Null);
+                let exec = exec_with(exec, frame);
+                let ctx = match exec.private.last_mut() {
+                    Some(p) => p,
+                    None => &mut inv.context,
+                };
+                for path in &declared {
+                    let covered = declared
+                        .iter()
+                        .any(|other| other != path && path.starts_with(&format!("{other}.")));
+                    if covered {
+                        continue;
+                    }
+                    if let Ok(Some(v)) = xsoar_context::eval_path_on(path, &private) {
+                        if let Err(e) = xsoar_context::merge_entry_context(ctx, path, v) {
+                            tracing::warn!(path, error = %e, "could not copy a sub-playbook output");
+                        }
+                    }
+                }
+            }
+            let iteration = frame
+                .tasks
+                .get(&task.id)
+                .and_then(|t| t.loop_progress.as_ref())
+                .map(|p| p.iteration)
+                .unwrap_or(1);
+            if let Some(t) = frame.tasks.get_mut(&task.id) {
+                t.sub = Some(child);
+            }
+            let Some(l) = loop_settings else { break };
+            if l.for_each {
+                let total = frame
+                    .tasks
+                    .get(&task.id)
+                    .and_then(|t| t.loop_progress.as_ref())
+                    .and_then(|p| p.for_each_inputs.as_ref())
+                    .map(|p| p.len() as u64)
+                    .unwrap_or(0);
+                if iteration >= total {
+                    break;
+                }
+                continue;
+            }
+            // Condition loop: exit when the condition holds in the child's context.
+            let exit = if l.builtin_condition.is_empty() {
+                false
+            } else {
+                let child_ctx = frame
+                    .tasks
+                    .get(&task.id)
+                    .and_then(|t| t.sub.as_ref())
+                    .and_then(|s| s.private_context.clone());
+                let exec = exec_with(exec, frame);
+                if let Some(c) = child_ctx {
+                    exec.private.push(c);
+                }
+                let result = {
+                    let modules = self.modules();
+                    let read = crate::engine::read_scope(inv, exec, &modules);
+                    let dt = read.dt();
+                    eval::eval_condition(&l.builtin_condition, &dt)
+                };
+                if task.separate_context {
+                    exec.private.pop();
+                }
+                match result {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.fail(
+                            frame,
+                            pb,
+                            graph,
+                            task,
+                            format!("loop exit condition: {e}"),
+                            Vec::new(),
+                        );
+                        return;
+                    }
+                }
+            };
+            if exit || iteration >= max_iterations {
+                break;
+            }
+            *pass.executions += 1;
+            if *pass.executions >= pass.opts.max_task_executions {
+                pass.stop = Some(format!(
+                    "run stopped after {} task executions while looping task {} ({})",
+                    pass.opts.max_task_executions, task.id, task.name
+                ));
+                self.fail(
+                    frame,
+                    pb,
+                    graph,
+                    task,
+                    pass.stop.clone().unwrap_or_default(),
+                    Vec::new(),
+                );
+                return;
+            }
+        }
+        let entries: Vec<String> = frame
+            .tasks
+            .get(&task.id)
+            .and_then(|t| t.sub.as_ref())
+            .map(|s| {
+                s.walk()
+                    .iter()
+                    .flat_map(|(_, t)| t.entries.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = entries;
+        self.finish(
+            frame,
+            pb,
+            graph,
+            task,
+            TaskState::Completed,
+            &[NONE_LABEL],
+            Vec::new(),
+        );
+    }
+}
+
+/// The exec scope as seen from `frame`: its inputs and run id.
+fn exec_with<'e>(exec: &'e mut ExecScope, frame: &Frame) -> &'e mut ExecScope {
+    exec.inputs = Some(frame.inputs.clone());
+    exec.current_playbook_id = Some(frame.run_id.clone());
+    exec.last_completed_task_entries = frame.last_completed_entries.clone();
+    exec
+}
+
+/// For-each: one input map per iteration; lists are walked index-wise, scalars appear only
+/// in the first iteration, shorter lists are absent in later iterations (§8.9).
+fn for_each_plan(given: &Map<String, Value>, max: u64) -> Vec<Map<String, Value>> {
+    let n = given
+        .values()
+        .map(|v| match v {
+            Value::Array(a) => a.len(),
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(1)
+        .min(max as usize);
+    (0..n)
+        .map(|i| {
+            given
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Value::Array(a) => a.get(i).map(|x| (k.clone(), x.clone())),
+                    other if i == 0 => Some((k.clone(), other.clone())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn set_state(frame: &mut Frame, id: &str, state: TaskState, error: Option<String>) {
+    if let Some(t) = frame.tasks.get_mut(id) {
+        t.state = state;
+        if error.is_some() {
+            t.error = error;
+        }
+    }
+}
+
+/// Resolve the outgoing edges of `task` given the labels it chose.
+fn resolve_edges(frame: &mut Frame, pb: &Playbook, graph: &Graph, task: &Task, labels: &[&str]) {
+    let mut chosen: BTreeSet<String> = BTreeSet::new();
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    for (label, targets) in &task.next_tasks {
+        let activated = labels.iter().any(|l| l.eq_ignore_ascii_case(label));
+        for t in targets {
+            all.insert(t.clone());
+            if activated {
+                chosen.insert(t.clone());
+            }
+        }
+    }
+    for to in all {
+        let state = if chosen.contains(&to) {
+            EdgeState::Activated
+        } else {
+            EdgeState::Dead
+        };
+        if graph.back_edges.contains(&(task.id.clone(), to.clone())) {
+            if state == EdgeState::Activated {
+                retrigger(frame, pb, graph, &to);
+            }
+            continue;
+        }
+        frame
+            .edges
+            .entry(to.clone())
+            .or_default()
+            .insert(task.id.clone(), state);
+        check_ready(frame, pb, graph, &to);
+    }
+}
+
+/// A back edge fired: the target and the loop body run again.
+fn retrigger(frame: &mut Frame, pb: &Playbook, graph: &Graph, target: &str) {
+    // Reset the edge states inside the cycle so joins in the body wait again.
+    let body: BTreeSet<String> = graph
+        .back_edges
+        .iter()
+        .filter(|(_, to)| to == target)
+        .map(|(from, _)| from.clone())
+        .chain(std::iter::once(target.to_owned()))
+        .collect();
+    let mut stack: Vec<String> = vec![target.to_owned()];
+    let mut in_loop: BTreeSet<String> = BTreeSet::new();
+    while let Some(n) = stack.pop() {
+        if !in_loop.insert(n.clone()) {
+            continue;
+        }
+        if let Some(t) = pb.tasks.get(&n) {
+            for next in t.next_tasks.values().flatten() {
+                if !graph.back_edges.contains(&(n.clone(), next.clone())) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+    }
+    let _ = body;
+    for n in &in_loop {
+        if n != target {
+            if let Some(e) = frame.edges.get_mut(n) {
+                e.retain(|from, _| !in_loop.contains(from));
+            }
+            if let Some(t) = frame.tasks.get_mut(n) {
+                if t.state.is_resolved() {
+                    t.state = TaskState::Pending;
+                }
+            }
+        }
+    }
+    frame.ready.insert(ReadyKey::of(target));
+}
+
+/// Apply the join rule to `to`.
+fn check_ready(frame: &mut Frame, pb: &Playbook, graph: &Graph, to: &str) {
+    let Some(state) = frame.tasks.get(to).map(|t| t.state) else {
+        return;
+    };
+    if state != TaskState::Pending {
+        return;
+    }
+    let parents = graph.parents.get(to).cloned().unwrap_or_default();
+    let edges = frame.edges.get(to).cloned().unwrap_or_default();
+    if !parents.iter().all(|p| edges.contains_key(p)) {
+        return;
+    }
+    if edges.values().any(|s| *s == EdgeState::Activated) {
+        frame.ready.insert(ReadyKey::of(to));
+    } else {
+        if let Some(t) = frame.tasks.get_mut(to) {
+            t.state = TaskState::NotExecuted;
+        }
+        if let Some(task) = pb.tasks.get(to) {
+            resolve_edges(frame, pb, graph, task, &[]);
+        }
+    }
+}
+
+/// Frame state once nothing is ready.
+fn finalize(frame: &mut Frame, stopped: bool) {
+    let any_waiting = frame.tasks.values().any(|t| t.state == TaskState::Waiting);
+    let any_error = frame.tasks.values().any(|t| t.state == TaskState::Error);
+    frame.state = if stopped || (any_error && !any_waiting) {
+        RunState::Failed
+    } else if any_waiting {
+        RunState::Waiting
+    } else {
+        RunState::Completed
+    };
+    if matches!(frame.state, RunState::Completed | RunState::Failed) {
+        for t in frame.tasks.values_mut() {
+            if t.state == TaskState::Pending {
+                t.state = if any_error {
+                    TaskState::Blocked
+                } else {
+                    TaskState::NotExecuted
+                };
+            }
+        }
+    }
+}
+
+fn matches_task(task: &Task, reference: &str) -> bool {
+    task.id == reference
+        || task.task_id == reference
+        || task.tags.iter().any(|t| t.eq_ignore_ascii_case(reference))
+        || task.name.eq_ignore_ascii_case(reference)
+}
+
+/// The label a manual completion takes: the given one, else (conditions) the first
+/// non-default label, else `#none#`.
+fn choose_manual_label(task: &Task, label: Option<&str>) -> String {
+    if let Some(l) = label.filter(|l| !l.is_empty()) {
+        return l.to_owned();
+    }
+    if task.task_type == TaskType::Condition || !task.reply_options.is_empty() {
+        if let Some(first) = task.reply_options.first() {
+            return first.clone();
+        }
+        if let Some((l, _)) = task
+            .next_tasks
+            .iter()
+            .find(|(l, _)| *l != DEFAULT_LABEL && *l != ERROR_LABEL && *l != NONE_LABEL)
+        {
+            return l.clone();
+        }
+        return DEFAULT_LABEL.to_owned();
+    }
+    NONE_LABEL.to_owned()
+}
+
+/// Complete a waiting task found anywhere in the frame tree.
+fn complete_in_frame(
+    lib: &xsoar_content::Library,
+    frame: &mut Frame,
+    completion: &TaskCompletion,
+    now: &str,
+) -> Result<(), RunError> {
+    let Some(pb) = lib
+        .playbook(&frame.playbook_id)
+        .or_else(|| lib.playbook(&frame.playbook_name))
+    else {
+        return Err(RunError::PlaybookNotFound(frame.playbook_id.clone()));
+    };
+    // Prefer a waiting match in this frame, then in sub-frames.
+    let own: Vec<String> = pb
+        .tasks
+        .values()
+        .filter(|t| matches_task(t, &completion.task))
+        .map(|t| t.id.clone())
+        .collect();
+    let waiting_own = own.iter().find(|id| {
+        frame
+            .tasks
+            .get(*id)
+            .is_some_and(|t| t.state == TaskState::Waiting && t.sub.is_none())
+    });
+    if let Some(id) = waiting_own.cloned() {
+        let task = pb
+            .tasks
+            .get(&id)
+            .ok_or_else(|| RunError::NoSuchTask(id.clone()))?;
+        let label = choose_manual_label(task, completion.label.as_deref());
+        if label != NONE_LABEL
+            && task.next_for(&label).is_none()
+            && task.next_for(DEFAULT_LABEL).is_none()
+            && !task.next_tasks.is_empty()
+        {
+            return Err(RunError::NoSuchLabel {
+                task: completion.task.clone(),
+                label,
+                known: task
+                    .next_tasks
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let graph = Graph::of(pb);
+        if let Some(t) = frame.tasks.get_mut(&id) {
+            t.state = TaskState::Completed;
+            t.completed = Some(now.to_owned());
+            t.label = (task.task_type == TaskType::Condition).then(|| label.clone());
+        }
+        let effective = if task.next_for(&label).is_some() {
+            label
+        } else {
+            DEFAULT_LABEL.to_owned()
+        };
+        resolve_edges(frame, pb, &graph, task, &[effective.as_str()]);
+        return Ok(());
+    }
+    for t in frame.tasks.values_mut() {
+        if let Some(sub) = t.sub.as_mut() {
+            if sub.state == RunState::Waiting
+                && complete_in_frame(lib, sub, completion, now).is_ok()
+            {
+                return Ok(());
+            }
+        }
+    }
+    match own.first().and_then(|id| frame.tasks.get(id)) {
+        Some(t) => Err(RunError::NotWaiting {
+            task: completion.task.clone(),
+            state: t.state.word().into(),
+        }),
+        None => Err(RunError::NoSuchTask(completion.task.clone())),
+    }
+}
+
+/// `!command a=b` as shown for a task's entries.
+fn render_command(command: &str, args: &Map<String, Value>) -> String {
+    let mut s = format!("!{command}");
+    for (k, v) in args {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        s.push(' ');
+        s.push_str(k);
+        s.push('=');
+        s.push_str(&crate::cmdline::quote_value(&text));
+    }
+    s
+}
+
+/// `ArgValue` shown in reports.
+pub fn describe_arg(arg: &ArgValue) -> String {
+    match arg {
+        ArgValue::Simple(s) => s.clone(),
+        ArgValue::Complex(c) => {
+            let mut s = c.root.clone();
+            if let Some(a) = &c.accessor {
+                s.push('.');
+                s.push_str(a);
+            }
+            for t in &c.transformers {
+                s.push_str(" | ");
+                s.push_str(&t.operator);
+            }
+            s
+        }
+    }
+}
