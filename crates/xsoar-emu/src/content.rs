@@ -6,7 +6,18 @@
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};
-use xsoar_content::{parse_any, ContentItem, Diagnostic};
+use xsoar_content::{parse_any, ContentItem, Diagnostic, Severity};
+
+fn file_error(file: &str, message: &str) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        file: file.to_owned(),
+        line: None,
+        col: None,
+        yaml_path: None,
+        message: message.to_owned(),
+    }
+}
 
 /// Content shipped inside the binary: (path, text).
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -79,7 +90,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedFile>> {
                     loaded.push(LoadedFile {
                         path: shown.clone(),
                         item: None,
-                        diagnostics: vec![Diagnostic::error(&shown, "the file is not valid UTF-8")],
+                        diagnostics: vec![file_error(&shown, "the file is not valid UTF-8")],
                     });
                     continue;
                 }
@@ -88,7 +99,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedFile>> {
                 loaded.push(LoadedFile {
                     path: shown.clone(),
                     item: None,
-                    diagnostics: vec![Diagnostic::error(&shown, &format!("cannot read the file: {e}"))],
+                    diagnostics: vec![file_error(&shown, &format!("cannot read the file: {e}"))],
                 });
                 continue;
             }

@@ -218,13 +218,7 @@ async fn run_lines(
         inv.context = ctx;
     }
     let style = render::Style { color: !json && std::io::stdout().is_terminal() };
-    if !json {
-        if let Some(sim) = &env.simulator {
-            println!("{}", style.dim(&format!("SIGNL4 simulator listening on {} (no SIGNL4 instance configured)", sim.url())));
-        }
-    }
     let mut failed = false;
-    let mut shown = 0;
     for line in &lines {
         let outcome = env.engine.execute_line(&mut inv, line).await;
         failed |= outcome.status != xsoar_engine::InvokeStatus::Ok;
@@ -239,9 +233,7 @@ async fn run_lines(
             }
             println!();
         }
-        shown = inv.entries.len();
     }
-    let _ = shown;
     if json {
         let doc = serde_json::json!({
             "investigationId": inv.id,
@@ -254,10 +246,16 @@ async fn run_lines(
     } else {
         println!("{}", style.bold("Context:"));
         println!("{}", serde_json::to_string_pretty(&inv.context)?);
-        if let Some(sim) = &env.simulator {
+        if let Some(sim) = env.simulator.as_ref().filter(|_| inv.entries.iter().any(|e| e.simulated)) {
             let summary = sim.summary();
             if !summary.is_empty() {
-                println!("{}", style.bold("SIGNL4 simulator alerts:"));
+                println!(
+                    "{}",
+                    style.bold(&format!(
+                        "SIGNL4 simulator ({}; no SIGNL4 instance is configured) now holds:",
+                        sim.url()
+                    ))
+                );
                 for s in summary {
                     println!("  {s}");
                 }

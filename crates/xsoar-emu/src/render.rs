@@ -32,6 +32,9 @@ impl Style {
     pub fn green(&self, s: &str) -> String {
         self.paint("32", s)
     }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
 }
 
 /// One entry as terminal text.

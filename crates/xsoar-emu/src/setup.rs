@@ -48,7 +48,7 @@ impl EmbeddedSimulator {
                 format!(
                     "{}  status={}  externalId={}  title={}",
                     a.event_id,
-                    a.status,
+                    a.status.as_str(),
                     a.external_id.as_deref().unwrap_or("-"),
                     a.title.as_deref().unwrap_or("-")
                 )

@@ -1,0 +1,334 @@
+//! War-room behaviour, end to end through `Engine::execute_line`: one `check` per feature,
+//! rendering the entries written and the final context into a snapshot.
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use xsoar_connector::{
+    CommandCall, CommandOutput, CommandResult, Connector, ConnectorError, ConnectorFactory,
+    InstanceConfig, Outputs,
+};
+use xsoar_content::parse_any;
+use xsoar_engine::{Engine, EngineOptions, InstanceSpec, Investigation, VirtualClock};
+
+const ECHO_YAML: &str = r#"
+commonfields: {id: Echo, version: -1}
+name: Echo
+display: Echo
+category: Utilities
+description: Test integration.
+configuration:
+- {name: apikey, type: 4, required: true, display: API key}
+- {name: url, type: 0, defaultvalue: "https://echo.invalid"}
+script:
+  type: python
+  script: ''
+  commands:
+  - name: echo
+    description: Echo the arguments as outputs.
+    arguments:
+    - {name: value, description: v, default: true, required: true}
+    - {name: mode, description: m, auto: PREDEFINED, predefined: [fast, slow], defaultValue: fast}
+    - {name: tags, description: t, isArray: true}
+    - {name: token, description: t, secret: true}
+    outputs:
+    - {contextPath: Echo.Result.value, description: v, type: String}
+  - name: fail
+    description: Always fails.
+  - name: flaky
+    description: Fails twice, then works.
+  - name: leak
+    description: Returns the instance API key in its output.
+"#;
+
+struct EchoFactory {
+    flaky: Arc<AtomicUsize>,
+}
+
+struct Echo {
+    name: String,
+    apikey: String,
+    flaky: Arc<AtomicUsize>,
+}
+
+impl ConnectorFactory for EchoFactory {
+    fn brand(&self) -> &str {
+        "Echo"
+    }
+    fn build(&self, instance: &InstanceConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+        let apikey = instance
+            .param_secret("apikey")
+            .ok_or_else(|| ConnectorError::Config("apikey is required".into()))?;
+        Ok(Arc::new(Echo {
+            name: instance.name.clone(),
+            apikey: apikey.expose().to_owned(),
+            flaky: self.flaky.clone(),
+        }))
+    }
+}
+
+impl Connector for Echo {
+    fn execute<'a>(&'a self, call: CommandCall<'a>) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
+        Box::pin(async move {
+            match call.command {
+                "echo" => {
+                    let mut out = serde_json::Map::new();
+                    out.insert("instance".into(), json!(self.name));
+                    out.extend(call.args.clone());
+                    let out = Value::Object(out);
+                    Ok(CommandResult::from_outputs(Outputs {
+                        prefix: Some("Echo.Result".into()),
+                        key_fields: vec!["value".into()],
+                        outputs: Some(out.clone()),
+                        raw_response: Some(json!({"echoed": out})),
+                        ..Default::default()
+                    })
+                    .into())
+                }
+                "fail" => Err(ConnectorError::Http { status: 503, message: "service unavailable".into() }),
+                "flaky" => {
+                    if self.flaky.fetch_add(1, Ordering::SeqCst) < 2 {
+                        Err(ConnectorError::Timeout("timed out".into()))
+                    } else {
+                        Ok(CommandResult::text("worked").into())
+                    }
+                }
+                "leak" => Ok(CommandResult::text(format!("key is {}", self.apikey)).into()),
+                other => Err(ConnectorError::UnknownCommand { brand: "Echo".into(), command: other.into() }),
+            }
+        })
+    }
+    fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn instance(name: &str, enabled: bool) -> InstanceSpec {
+    let mut params = serde_json::Map::new();
+    params.insert("apikey".into(), json!("k3y-s3cr3t"));
+    InstanceSpec { name: name.into(), brand: "Echo".into(), enabled, params, simulated: false }
+}
+
+fn engine(instances: Vec<InstanceSpec>) -> Engine {
+    let engine = Engine::new(VirtualClock::fixed(), EngineOptions::default());
+    let (item, diags) = parse_any(ECHO_YAML, "echo.yml");
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    engine.add_content(vec![item.expect("echo integration")]);
+    engine.register_factory(Arc::new(EchoFactory { flaky: Arc::new(AtomicUsize::new(0)) }));
+    engine.set_instances(instances);
+    engine
+}
+
+fn render(inv: &Investigation) -> String {
+    let mut out = String::new();
+    for e in &inv.entries {
+        let origin = if e.brand.is_empty() { e.user.clone() } else { format!("{}/{}", e.brand, e.instance) };
+        out.push_str(&format!("[{}] type={} {} ({})\n", e.id, e.entry_type, origin, e.display_format()));
+        for line in e.display_text().lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    out.push_str("context: ");
+    out.push_str(&serde_json::to_string_pretty(&inv.context).unwrap_or_default());
+    out.push('\n');
+    out
+}
+
+fn run(engine: &Engine, lines: &[&str]) -> Investigation {
+    let mut inv = Investigation::new("7", json!({"name": "Test incident", "severity": 2}));
+    futures::executor::block_on(async {
+        for l in lines {
+            engine.execute_line(&mut inv, l).await;
+        }
+    });
+    inv
+}
+
+fn check(name: &str, instances: Vec<InstanceSpec>, lines: &[&str]) -> Investigation {
+    let engine = engine(instances);
+    let inv = run(&engine, lines);
+    insta::assert_snapshot!(name, render(&inv));
+    inv
+}
+
+#[test]
+fn set_then_print_with_dt() {
+    let inv = check(
+        "set_then_print_with_dt",
+        vec![],
+        &[
+            r#"!Set key=Host value=`{"name": "ws-01", "ip": "10.0.0.5"}`"#,
+            r#"!Print value="host is ${Host.name}""#,
+        ],
+    );
+    assert_eq!(inv.context, json!({"Host": {"name": "ws-01", "ip": "10.0.0.5"}}));
+    assert_eq!(inv.entries[3].display_text(), "host is ws-01");
+}
+
+#[test]
+fn set_append_and_selectors() {
+    let inv = check(
+        "set_append_and_selectors",
+        vec![],
+        &[
+            r#"!Set key="Data(val.ID == obj.ID)" value=`{"ID": "a", "Value": "v1"}` append=true"#,
+            r#"!Set key="Data(val.ID == obj.ID)" value=`{"ID": "b", "Value": "v1"}` append=true"#,
+            r#"!Set key="Data(val.ID == obj.ID)" value=`{"ID": "a", "Value": "v2"}` append=true"#,
+            "!Set key=List value=one append=true",
+            "!Set key=List value=two append=true",
+            "!Set key=Raw value=`{\"a\": 1}` stringify=true",
+        ],
+    );
+    assert_eq!(
+        inv.context["Data"],
+        json!([{"ID": "a", "Value": "v2"}, {"ID": "b", "Value": "v1"}])
+    );
+    assert_eq!(inv.context["List"], json!(["one", "two"]));
+    assert_eq!(inv.context["Raw"], json!("{\"a\": 1}"));
+}
+
+#[test]
+fn errors_are_entries_with_clear_messages() {
+    let inv = check(
+        "errors_are_entries",
+        vec![instance("echo-1", true)],
+        &[
+            "!nosuch a=b",
+            "!ehco x",
+            "!echo",
+            "!echo v mode=medium",
+            "!echo v colour=red",
+            "!echo a b",
+            "!Print value=\"unterminated",
+            "!Print value=${a.b",
+            "!Print value=${Host(val.x ==)}",
+            "!fail",
+        ],
+    );
+    let errors: Vec<String> =
+        inv.entries.iter().filter(|e| e.is_error()).map(|e| e.display_text()).collect();
+    assert_eq!(errors.len(), 10, "{errors:#?}");
+    assert_eq!(errors[0], "Unsupported command or script: nosuch");
+    assert!(errors[1].contains("did you mean 'echo'"), "{}", errors[1]);
+    assert_eq!(errors[2], "Missing required argument 'value' for command 'echo'");
+    assert_eq!(errors[3], "Invalid value 'medium' for argument 'mode'. Allowed: fast, slow");
+    assert!(errors[4].starts_with("Unknown argument 'colour' for command 'echo'"));
+    assert!(errors[5].contains("takes one positional value"));
+    assert!(errors[6].starts_with("Invalid command line: column 14: unterminated double quote"));
+    assert!(errors[7].contains("unbalanced '${'"));
+    assert!(errors[8].contains("Host(val.x ==)"), "{}", errors[8]);
+    assert_eq!(errors[9], "service unavailable");
+}
+
+#[test]
+fn positional_defaults_and_outputs() {
+    let inv = check(
+        "positional_defaults_and_outputs",
+        vec![instance("echo-1", true)],
+        &["!echo hello", "!echo hello mode=slow", "!echo world"],
+    );
+    assert_eq!(
+        inv.context["Echo"]["Result"],
+        json!([
+            {"instance": "echo-1", "value": "hello", "mode": "slow"},
+            {"instance": "echo-1", "value": "world", "mode": "fast"}
+        ])
+    );
+}
+
+#[test]
+fn special_arguments() {
+    let inv = check(
+        "special_arguments",
+        vec![instance("echo-1", true), instance("echo-2", true), instance("off", false)],
+        &[
+            "!echo a using=echo-2",
+            "!echo b using=off",
+            "!echo c using=nope",
+            "!echo d raw-response=true using=echo-1",
+            "!echo e ignore-outputs=true extend-context=Copied=echoed.value using=echo-1",
+            "!echo f using-brand=Echo",
+        ],
+    );
+    assert_eq!(inv.context["Copied"], json!("e"));
+    let values: Vec<&str> = inv.context["Echo"]["Result"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["value"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(values, ["a", "d", "f"], "f ran on both instances and merged by key field");
+}
+
+#[test]
+fn retries_and_debug_log() {
+    let engine = engine(vec![instance("echo-1", true)]);
+    let inv = run(&engine, &["!flaky retry-count=1", "!flaky retry-count=2 retry-interval=5", "!echo x debug-mode=true"]);
+    let errors: Vec<_> = inv.entries.iter().filter(|e| e.is_error()).collect();
+    assert_eq!(errors.len(), 1, "the first call gives up after one retry");
+    assert_eq!(inv.entries[3].display_text(), "worked");
+    let debug = inv.entries.iter().find(|e| e.entry_type == 16).expect("debug log entry");
+    assert_eq!(debug.file, "echo-debug.log");
+    let log = String::from_utf8(inv.files[&debug.file_id].clone()).unwrap_or_default();
+    assert!(log.starts_with("Executed: echo\nInstance echo-1\n"), "{log}");
+    assert!(log.contains("Context Outputs:\n{\n  \"Echo.Result(val.value \\u0026\\u0026 val.value == obj.value)\""), "{log}");
+    assert!(log.contains("\nRaw Response section:\n{\"echoed\":"), "{log}");
+}
+
+#[test]
+fn secrets_never_reach_entries() {
+    let inv = check(
+        "secrets_never_reach_entries",
+        vec![instance("echo-1", true)],
+        &["!leak", "!echo v token=hunter2"],
+    );
+    let all = serde_json::to_string(&inv.entries).unwrap_or_default();
+    assert!(!all.contains("k3y-s3cr3t"), "instance secret leaked: {all}");
+    assert!(inv.entries[2].contents.as_str().unwrap_or_default().contains("token=******"));
+}
+
+#[test]
+fn auto_iteration_over_list_values() {
+    let inv = check(
+        "auto_iteration",
+        vec![instance("echo-1", true)],
+        &[r#"!Set key=Hosts value=`["h1", "h2", "h3"]`"#, "!echo ${Hosts} tags=${Hosts}"],
+    );
+    assert_eq!(inv.context["Echo"]["Result"].as_array().map(Vec::len), Some(3));
+    assert_eq!(inv.context["Echo"]["Result"][2]["tags"], json!(["h1", "h2", "h3"]));
+}
+
+#[test]
+fn context_and_incident_builtins() {
+    let inv = check(
+        "context_and_incident_builtins",
+        vec![],
+        &[
+            "!Set key=A.B value=1",
+            "!Set key=C value=`[1, 2, 3]`",
+            "!DeleteContext key=C index=1",
+            "!SetAndHandleEmpty key=Empty value=${nothing}",
+            "!SetAndHandleEmpty key=Forced value=${nothing} force=true",
+            "!setIncident severity=high owner=bob hostname=db1",
+            "!Print value=\"${incident.severity} ${incident.owner} ${incident.hostname}\"",
+            "!DeleteContext key=A.B",
+            "!PrintErrorEntry message=boom",
+            "!closeInvestigation closeReason=Resolved closeNotes=done",
+            "just a note",
+        ],
+    );
+    assert_eq!(inv.context, json!({"A": {}, "C": [1, 3], "Forced": ""}));
+    assert_eq!(inv.incident["severity"], json!(3));
+    assert_eq!(inv.incident["CustomFields"]["hostname"], json!("db1"));
+    assert_eq!(inv.incident["status"], json!(2));
+    assert_eq!(inv.incident["closeReason"], json!("Resolved"));
+}
+
+#[test]
+fn delete_all_keeps_listed_keys() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &["!Set key=URL value=`{\"Data\": \"x\", \"Other\": 1}`", "!Set key=B value=2", "!DeleteContext all=yes keysToKeep=URL.Data"],
+    );
+    assert_eq!(inv.context, json!({"URL": {"Data": "x"}}));
+}
