@@ -244,7 +244,10 @@ pub enum TaskTarget<'a> {
     /// A sub-playbook by id or name.
     SubPlaybook(&'a str),
     /// An integration or builtin command; `brand` is `None` for "any".
-    Command { brand: Option<&'a str>, command: &'a str },
+    Command {
+        brand: Option<&'a str>,
+        command: &'a str,
+    },
     /// A script (automation) by name.
     Script(&'a str),
     /// Nothing to execute (start, title, section).
@@ -325,7 +328,10 @@ impl Task {
         if let Some(script) = non_empty(&self.script) {
             if let Some((brand, command)) = script.split_once("|||") {
                 let brand = Some(brand.trim()).filter(|b| !b.is_empty());
-                return TaskTarget::Command { brand, command: command.trim() };
+                return TaskTarget::Command {
+                    brand,
+                    command: command.trim(),
+                };
             }
             if non_empty(&self.script_name).is_none() {
                 return TaskTarget::Script(script);

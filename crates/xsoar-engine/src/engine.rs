@@ -1276,10 +1276,8 @@ fn push_result(
 fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
     fn mask_value(v: &mut Value, secrets: &[Secret]) {
         match v {
-            Value::String(s) => {
-                if secrets.iter().any(|sec| s.contains(sec.expose())) {
-                    *s = mask_all(s, secrets);
-                }
+            Value::String(s) if secrets.iter().any(|sec| s.contains(sec.expose())) => {
+                *s = mask_all(s, secrets);
             }
             Value::Array(a) => a.iter_mut().for_each(|x| mask_value(x, secrets)),
             Value::Object(o) => o.values_mut().for_each(|x| mask_value(x, secrets)),

@@ -1192,33 +1192,11 @@ impl Engine {
                 }
                 RunState::Completed => {}
             }
-            // Outputs of a private child go to the parent context (append semantics).
-            if task.separate_context {
-                let mut declared: Vec<&str> = child_pb
-                    .outputs
-                    .iter()
-                    .map(|o| o.context_path.as_str())
-                    .collect();
-                declared.sort();
-                let private = child.private_context.clone().unwrap_or(Value::Null);
-                let exec = exec_with(exec, frame);
-                let ctx = match exec.private.last_mut() {
-                    Some(p) => p,
-                    None => &mut inv.context,
-                };
-                for path in &declared {
-                    let covered = declared
-                        .iter()
-                        .any(|other| other != path && path.starts_with(&format!("{other}.")));
-                    if covered {
-                        continue;
-                    }
-                    if let Ok(Some(v)) = xsoar_context::eval_path_on(path, &private) {
-                        if let Err(e) = xsoar_context::merge_entry_context(ctx, path, v) {
-                            tracing::warn!(path, error = %e, "could not copy a sub-playbook output");
-                        }
-                    }
-                }
+            // Outputs of a private child go to the parent context (append semantics): after
+            // every for-each iteration (they accumulate), or once when a condition loop ends.
+            let per_iteration = loop_settings.is_none_or(|l| l.for_each);
+            if per_iteration {
+                self.copy_outputs(inv, exec, frame, task, child_pb, &child);
             }
             let iteration = frame
                 .tasks
@@ -1281,6 +1259,9 @@ impl Engine {
                 }
             };
             if exit || iteration >= max_iterations {
+                if let Some(child) = frame.tasks.get(&task.id).and_then(|t| t.sub.clone()) {
+                    self.copy_outputs(inv, exec, frame, task, child_pb, &child);
+                }
                 break;
             }
             *pass.executions += 1;
@@ -1321,6 +1302,48 @@ impl Engine {
             &[NONE_LABEL],
             Vec::new(),
         );
+    }
+}
+
+impl Engine {
+    /// Copy a private child's declared outputs into the parent's context.
+    fn copy_outputs(
+        &self,
+        inv: &mut Investigation,
+        exec: &mut ExecScope,
+        frame: &Frame,
+        task: &Task,
+        child_pb: &Playbook,
+        child: &Frame,
+    ) {
+        if !task.separate_context {
+            return;
+        }
+        let mut declared: Vec<&str> = child_pb
+            .outputs
+            .iter()
+            .map(|o| o.context_path.as_str())
+            .collect();
+        declared.sort();
+        let private = child.private_context.clone().unwrap_or(Value::Null);
+        let exec = exec_with(exec, frame);
+        let ctx = match exec.private.last_mut() {
+            Some(p) => p,
+            None => &mut inv.context,
+        };
+        for path in &declared {
+            let covered = declared
+                .iter()
+                .any(|other| other != path && path.starts_with(&format!("{other}.")));
+            if covered {
+                continue;
+            }
+            if let Ok(Some(v)) = xsoar_context::eval_path_on(path, &private) {
+                if let Err(e) = xsoar_context::merge_entry_context(ctx, path, v) {
+                    tracing::warn!(path, error = %e, "could not copy a sub-playbook output");
+                }
+            }
+        }
     }
 }
 

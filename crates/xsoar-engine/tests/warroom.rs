@@ -69,7 +69,10 @@ impl ConnectorFactory for EchoFactory {
 }
 
 impl Connector for Echo {
-    fn execute<'a>(&'a self, call: CommandCall<'a>) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        call: CommandCall<'a>,
+    ) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
         Box::pin(async move {
             match call.command {
                 "echo" => {
@@ -86,7 +89,10 @@ impl Connector for Echo {
                     })
                     .into())
                 }
-                "fail" => Err(ConnectorError::Http { status: 503, message: "service unavailable".into() }),
+                "fail" => Err(ConnectorError::Http {
+                    status: 503,
+                    message: "service unavailable".into(),
+                }),
                 "flaky" => {
                     if self.flaky.fetch_add(1, Ordering::SeqCst) < 2 {
                         Err(ConnectorError::Timeout("timed out".into()))
@@ -95,7 +101,10 @@ impl Connector for Echo {
                     }
                 }
                 "leak" => Ok(CommandResult::text(format!("key is {}", self.apikey)).into()),
-                other => Err(ConnectorError::UnknownCommand { brand: "Echo".into(), command: other.into() }),
+                other => Err(ConnectorError::UnknownCommand {
+                    brand: "Echo".into(),
+                    command: other.into(),
+                }),
             }
         })
     }
@@ -107,7 +116,13 @@ impl Connector for Echo {
 fn instance(name: &str, enabled: bool) -> InstanceSpec {
     let mut params = serde_json::Map::new();
     params.insert("apikey".into(), json!("k3y-s3cr3t"));
-    InstanceSpec { name: name.into(), brand: "Echo".into(), enabled, params, simulated: false }
+    InstanceSpec {
+        name: name.into(),
+        brand: "Echo".into(),
+        enabled,
+        params,
+        simulated: false,
+    }
 }
 
 fn engine(instances: Vec<InstanceSpec>) -> Engine {
@@ -115,7 +130,9 @@ fn engine(instances: Vec<InstanceSpec>) -> Engine {
     let (item, diags) = parse_any(ECHO_YAML, "echo.yml");
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
     engine.add_content(vec![item.expect("echo integration")]);
-    engine.register_factory(Arc::new(EchoFactory { flaky: Arc::new(AtomicUsize::new(0)) }));
+    engine.register_factory(Arc::new(EchoFactory {
+        flaky: Arc::new(AtomicUsize::new(0)),
+    }));
     engine.set_instances(instances);
     engine
 }
@@ -123,8 +140,18 @@ fn engine(instances: Vec<InstanceSpec>) -> Engine {
 fn render(inv: &Investigation) -> String {
     let mut out = String::new();
     for e in &inv.entries {
-        let origin = if e.brand.is_empty() { e.user.clone() } else { format!("{}/{}", e.brand, e.instance) };
-        out.push_str(&format!("[{}] type={} {} ({})\n", e.id, e.entry_type, origin, e.display_format()));
+        let origin = if e.brand.is_empty() {
+            e.user.clone()
+        } else {
+            format!("{}/{}", e.brand, e.instance)
+        };
+        out.push_str(&format!(
+            "[{}] type={} {} ({})\n",
+            e.id,
+            e.entry_type,
+            origin,
+            e.display_format()
+        ));
         for line in e.display_text().lines() {
             out.push_str(&format!("    {line}\n"));
         }
@@ -162,7 +189,10 @@ fn set_then_print_with_dt() {
             r#"!Print value="host is ${Host.name}""#,
         ],
     );
-    assert_eq!(inv.context, json!({"Host": {"name": "ws-01", "ip": "10.0.0.5"}}));
+    assert_eq!(
+        inv.context,
+        json!({"Host": {"name": "ws-01", "ip": "10.0.0.5"}})
+    );
     assert_eq!(inv.entries[3].display_text(), "host is ws-01");
 }
 
@@ -206,13 +236,23 @@ fn errors_are_entries_with_clear_messages() {
             "!fail",
         ],
     );
-    let errors: Vec<String> =
-        inv.entries.iter().filter(|e| e.is_error()).map(|e| e.display_text()).collect();
+    let errors: Vec<String> = inv
+        .entries
+        .iter()
+        .filter(|e| e.is_error())
+        .map(|e| e.display_text())
+        .collect();
     assert_eq!(errors.len(), 10, "{errors:#?}");
     assert_eq!(errors[0], "Unsupported command or script: nosuch");
     assert!(errors[1].contains("did you mean 'echo'"), "{}", errors[1]);
-    assert_eq!(errors[2], "Missing required argument 'value' for command 'echo'");
-    assert_eq!(errors[3], "Invalid value 'medium' for argument 'mode'. Allowed: fast, slow");
+    assert_eq!(
+        errors[2],
+        "Missing required argument 'value' for command 'echo'"
+    );
+    assert_eq!(
+        errors[3],
+        "Invalid value 'medium' for argument 'mode'. Allowed: fast, slow"
+    );
     assert!(errors[4].starts_with("Unknown argument 'colour' for command 'echo'"));
     assert!(errors[5].contains("takes one positional value"));
     assert!(errors[6].starts_with("Invalid command line: column 14: unterminated double quote"));
@@ -241,7 +281,11 @@ fn positional_defaults_and_outputs() {
 fn special_arguments() {
     let inv = check(
         "special_arguments",
-        vec![instance("echo-1", true), instance("echo-2", true), instance("off", false)],
+        vec![
+            instance("echo-1", true),
+            instance("echo-2", true),
+            instance("off", false),
+        ],
         &[
             "!echo a using=echo-2",
             "!echo b using=off",
@@ -256,22 +300,43 @@ fn special_arguments() {
         .as_array()
         .map(|a| a.iter().filter_map(|r| r["value"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(values, ["a", "d", "f"], "f ran on both instances and merged by key field");
+    assert_eq!(
+        values,
+        ["a", "d", "f"],
+        "f ran on both instances and merged by key field"
+    );
 }
 
 #[test]
 fn retries_and_debug_log() {
     let engine = engine(vec![instance("echo-1", true)]);
-    let inv = run(&engine, &["!flaky retry-count=1", "!flaky retry-count=2 retry-interval=5", "!echo x debug-mode=true"]);
+    let inv = run(
+        &engine,
+        &[
+            "!flaky retry-count=1",
+            "!flaky retry-count=2 retry-interval=5",
+            "!echo x debug-mode=true",
+        ],
+    );
     let errors: Vec<_> = inv.entries.iter().filter(|e| e.is_error()).collect();
     assert_eq!(errors.len(), 1, "the first call gives up after one retry");
     assert_eq!(inv.entries[3].display_text(), "worked");
-    let debug = inv.entries.iter().find(|e| e.entry_type == 16).expect("debug log entry");
+    let debug = inv
+        .entries
+        .iter()
+        .find(|e| e.entry_type == 16)
+        .expect("debug log entry");
     assert_eq!(debug.file, "echo-debug.log");
     let log = String::from_utf8(inv.files[&debug.file_id].clone()).unwrap_or_default();
-    assert!(log.starts_with("Executed: echo\nInstance echo-1\n"), "{log}");
+    assert!(
+        log.starts_with("Executed: echo\nInstance echo-1\n"),
+        "{log}"
+    );
     assert!(log.contains("Context Outputs:\n{\n  \"Echo.Result(val.value \\u0026\\u0026 val.value == obj.value)\""), "{log}");
-    assert!(log.contains("\nRaw Response section:\n{\"echoed\":"), "{log}");
+    assert!(
+        log.contains("\nRaw Response section:\n{\"echoed\":"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -283,7 +348,11 @@ fn secrets_never_reach_entries() {
     );
     let all = serde_json::to_string(&inv.entries).unwrap_or_default();
     assert!(!all.contains("k3y-s3cr3t"), "instance secret leaked: {all}");
-    assert!(inv.entries[2].contents.as_str().unwrap_or_default().contains("token=******"));
+    assert!(inv.entries[2]
+        .contents
+        .as_str()
+        .unwrap_or_default()
+        .contains("token=******"));
 }
 
 #[test]
@@ -291,10 +360,19 @@ fn auto_iteration_over_list_values() {
     let inv = check(
         "auto_iteration",
         vec![instance("echo-1", true)],
-        &[r#"!Set key=Hosts value=`["h1", "h2", "h3"]`"#, "!echo ${Hosts} tags=${Hosts}"],
+        &[
+            r#"!Set key=Hosts value=`["h1", "h2", "h3"]`"#,
+            "!echo ${Hosts} tags=${Hosts}",
+        ],
     );
-    assert_eq!(inv.context["Echo"]["Result"].as_array().map(Vec::len), Some(3));
-    assert_eq!(inv.context["Echo"]["Result"][2]["tags"], json!(["h1", "h2", "h3"]));
+    assert_eq!(
+        inv.context["Echo"]["Result"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        inv.context["Echo"]["Result"][2]["tags"],
+        json!(["h1", "h2", "h3"])
+    );
 }
 
 #[test]
@@ -328,7 +406,11 @@ fn delete_all_keeps_listed_keys() {
     let engine = engine(vec![]);
     let inv = run(
         &engine,
-        &["!Set key=URL value=`{\"Data\": \"x\", \"Other\": 1}`", "!Set key=B value=2", "!DeleteContext all=yes keysToKeep=URL.Data"],
+        &[
+            "!Set key=URL value=`{\"Data\": \"x\", \"Other\": 1}`",
+            "!Set key=B value=2",
+            "!DeleteContext all=yes keysToKeep=URL.Data",
+        ],
     );
     assert_eq!(inv.context, json!({"URL": {"Data": "x"}}));
 }
