@@ -12,13 +12,15 @@ use crate::cmdline::{self, CommandLine, Line, Quote};
 use crate::entry::{Entry, EntryTask};
 use crate::investigation::{update_incident, Investigation};
 use crate::registry::{mask_all, InstanceInfo, InstanceSpec, Registry};
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 use xsoar_connector::{
-    CommandCall, CommandResult, Connector, ConnectorFactory, Effect, InvestigationView, Secret,
+    CommandCall, CommandOutput, CommandResult, Connector, ConnectorError, ConnectorFactory, Effect,
+    InvestigationView, Secret,
 };
 use xsoar_content::{parse_any, Command, ContentItem, Diagnostic, Library};
 use xsoar_context::{Interpolated, Scope};
@@ -146,6 +148,34 @@ pub struct LineOutcome {
     pub completions: Vec<(String, Option<String>)>,
 }
 
+/// One command call as a [`CommandHook`] sees it.
+#[derive(Debug)]
+pub struct HookCall<'a> {
+    /// Brand of the implementation (`None` for scripts).
+    pub brand: Option<&'a str>,
+    /// Command or script name.
+    pub command: &'a str,
+    /// Arguments after binding (defaults applied, special arguments removed).
+    pub args: &'a Map<String, Value>,
+    /// Instance name for real executions (`None` when intercepting).
+    pub instance: Option<&'a str>,
+}
+
+/// Intercepts commands before dispatch (mocks) and observes real executions (recording).
+///
+/// The test runner installs one: mocked commands never reach a connector, so a mocked run
+/// does no network IO. Builtins (`Set`, `Print`, ...) are not offered to the hook: they always
+/// run natively.
+pub trait CommandHook: Send + Sync + std::fmt::Debug {
+    /// `Some` handles the call (its output becomes the entries); `None` lets it run normally.
+    fn intercept<'a>(
+        &'a self,
+        call: &'a HookCall<'a>,
+    ) -> BoxFuture<'a, Option<Result<CommandOutput, ConnectorError>>>;
+    /// Called after a real execution with what it produced.
+    fn record(&self, _call: &HookCall<'_>, _output: &[CommandResult]) {}
+}
+
 /// The XSOAR engine.
 pub struct Engine {
     library: RwLock<Arc<Library>>,
@@ -154,6 +184,7 @@ pub struct Engine {
     factories: RwLock<BTreeMap<String, Arc<dyn ConnectorFactory>>>,
     clock: Arc<dyn Clock>,
     options: EngineOptions,
+    hook: RwLock<Option<Arc<dyn CommandHook>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -187,7 +218,19 @@ impl Engine {
             factories: RwLock::new(BTreeMap::new()),
             clock,
             options,
+            hook: RwLock::new(None),
         }
+    }
+
+    /// Install (or remove) the command hook.
+    pub fn set_hook(&self, hook: Option<Arc<dyn CommandHook>>) {
+        if let Ok(mut h) = self.hook.write() {
+            *h = hook;
+        }
+    }
+
+    fn hook(&self) -> Option<Arc<dyn CommandHook>> {
+        self.hook.read().ok().and_then(|h| h.clone())
     }
 
     /// The clock the engine runs on.
@@ -558,7 +601,27 @@ impl Engine {
             }
         };
 
-        // 2. Resolve the implementation and the instances to run on.
+        // 2. A hook (mocks) may handle the call before any instance is looked up.
+        if let Some(hook) = self.hook() {
+            if self
+                .try_hook(
+                    &hook,
+                    inv,
+                    scope,
+                    &lib,
+                    &invocation,
+                    &special,
+                    &named,
+                    &positional,
+                    &mut outcome,
+                )
+                .await
+            {
+                return outcome;
+            }
+        }
+
+        // 3. Resolve the implementation and the instances to run on.
         let targets = match resolve(&lib, &registry, &invocation, &special) {
             Ok(t) => t,
             Err((msg, status)) => {
@@ -567,7 +630,7 @@ impl Engine {
             }
         };
 
-        // 3. Bind, run and record, per instance.
+        // 4. Bind, run and record, per instance.
         for target in targets {
             let open = OPEN_ARGUMENT_COMMANDS.contains(&target.definition.name.as_str());
             let rules = BindRules {
@@ -650,6 +713,15 @@ impl Engine {
                 ),
             };
             let failed = results.iter().any(CommandResult::is_error);
+            if let Some(hook) = self.hook().filter(|_| target.brand != BUILTIN_BRAND) {
+                let call = HookCall {
+                    brand: Some(&target.brand),
+                    command: &target.definition.name,
+                    args: call_args,
+                    instance: Some(&target.instance),
+                };
+                hook.record(&call, &results);
+            }
             if failed && attempt < special.retry_count {
                 attempt += 1;
                 tracing::info!(attempt, "command failed, retrying");
@@ -658,6 +730,37 @@ impl Engine {
             }
             break (results, log);
         };
+        let written_context = self
+            .record_results(inv, scope, invocation, special, target, results, outcome)
+            .await;
+        if special.debug_mode {
+            let id = self.push_debug_log(
+                inv,
+                invocation,
+                target,
+                call_args,
+                &written_context,
+                outcome,
+                &debug_log,
+                started,
+            );
+            outcome.entries.push(id);
+        }
+    }
+
+    /// Write a command's results: entries, then context (EntryContext unless
+    /// `ignore-outputs`, then `extend-context`), then effects. Returns the context written.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_results(
+        &self,
+        inv: &mut Investigation,
+        scope: &mut ExecScope,
+        invocation: &Invocation,
+        special: &SpecialArgs,
+        target: &Target,
+        results: Vec<CommandResult>,
+        outcome: &mut InvokeOutcome,
+    ) -> Map<String, Value> {
         let task_tag = scope.task.clone();
         let meta = EntryMeta {
             parent_content: &invocation.parent_content,
@@ -734,19 +837,106 @@ impl Engine {
                 outcome.status = InvokeStatus::Error;
             }
         }
-        if special.debug_mode {
-            let id = self.push_debug_log(
-                inv,
-                invocation,
-                target,
-                call_args,
-                &written_context,
-                outcome,
-                &debug_log,
-                started,
-            );
-            outcome.entries.push(id);
+        written_context
+    }
+
+    /// Offer the call to the hook; `true` when the hook handled it.
+    #[allow(clippy::too_many_arguments)]
+    async fn try_hook(
+        &self,
+        hook: &Arc<dyn CommandHook>,
+        inv: &mut Investigation,
+        scope: &mut ExecScope,
+        lib: &Library,
+        invocation: &Invocation,
+        special: &SpecialArgs,
+        named: &[(String, Value)],
+        positional: &[Value],
+        outcome: &mut InvokeOutcome,
+    ) -> bool {
+        let name = invocation.command.as_str();
+        let is_builtin = builtins::IMPLEMENTED.contains(&name)
+            && lib
+                .commands_named(name)
+                .iter()
+                .all(|(i, _)| i.name == BUILTIN_BRAND);
+        if is_builtin {
+            return false;
         }
+        let def = lib.commands_named(name).into_iter().find(|(i, _)| {
+            invocation
+                .brand
+                .as_deref()
+                .is_none_or(|b| i.name == b || i.id == b)
+        });
+        let (brand, definition) = match def {
+            Some((i, c)) => (Some(i.name.clone()), Some(c.clone())),
+            None => (
+                invocation.brand.clone(),
+                lib.script(name).map(|s| s.signature.clone()),
+            ),
+        };
+        let args = match &definition {
+            Some(d) => {
+                let rules = BindRules {
+                    reject_unknown: invocation.from_war_room,
+                    enforce_predefined: self.options.enforce_predefined,
+                };
+                let open = OPEN_ARGUMENT_COMMANDS.contains(&name);
+                match args::bind(d, named.to_vec(), positional.to_vec(), rules, open) {
+                    Ok(a) => a,
+                    Err(msg) => {
+                        let id = self.push_engine_error(
+                            inv,
+                            &msg,
+                            &invocation.parent_content,
+                            &invocation.parent_id,
+                            scope.task.as_ref(),
+                        );
+                        outcome.entries.push(id);
+                        outcome.status = InvokeStatus::Error;
+                        outcome.error = Some(msg);
+                        return true;
+                    }
+                }
+            }
+            None => named.iter().cloned().collect(),
+        };
+        let call = HookCall {
+            brand: brand.as_deref(),
+            command: name,
+            args: &args,
+            instance: None,
+        };
+        let Some(result) = hook.intercept(&call).await else {
+            return false;
+        };
+        let results = match result {
+            Ok(out) => out.results,
+            Err(e) => vec![CommandResult::error(e.to_string())],
+        };
+        let target = Target {
+            definition: definition.unwrap_or_else(|| Command {
+                name: name.to_owned(),
+                description: String::new(),
+                arguments: Vec::new(),
+                outputs: Vec::new(),
+                deprecated: false,
+                hidden: false,
+                execution: false,
+                polling: false,
+                timeout: None,
+            }),
+            definition_timeout: None,
+            connector: Arc::new(builtins::Builtins),
+            brand: brand.unwrap_or_else(|| "Scripts".into()),
+            instance: "mock".into(),
+            simulated: false,
+            secrets: Vec::new(),
+        };
+        self.record_results(inv, scope, invocation, special, &target, results, outcome)
+            .await;
+        true
     }
 
     async fn apply_effect(

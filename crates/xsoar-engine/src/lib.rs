@@ -19,8 +19,8 @@ mod registry;
 
 pub use clock::{rfc3339, Clock, VirtualClock};
 pub use engine::{
-    builtin_library, ArgInput, Engine, EngineOptions, ExecScope, Invocation, InvokeOutcome,
-    InvokeStatus, LineOutcome, TaskTag,
+    builtin_library, ArgInput, CommandHook, Engine, EngineOptions, ExecScope, HookCall, Invocation,
+    InvokeOutcome, InvokeStatus, LineOutcome, TaskTag,
 };
 pub use entry::{Entry, EntryTask};
 pub use investigation::Investigation;
