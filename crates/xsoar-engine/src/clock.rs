@@ -67,9 +67,53 @@ impl Clock for VirtualClock {
     }
 }
 
-/// RFC 3339 with nanoseconds, as XSOAR writes timestamps.
+/// RFC 3339 with nanoseconds (`2025-01-01T00:00:00.123456789Z`), as XSOAR writes timestamps.
+///
+/// Hand-rolled (days-to-civil conversion) because it runs for every entry written.
 pub fn rfc3339(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    dt.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "0001-01-01T00:00:00Z".into())
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if nanos == 0 {
+        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+    } else {
+        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{nanos:09}Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_the_time_crate() {
+        for secs in [
+            0u64,
+            951_782_400,
+            1_735_689_600,
+            4_102_444_800,
+            1_709_164_799,
+        ] {
+            for nanos in [0u32, 1, 123_456_789] {
+                let t = UNIX_EPOCH + Duration::new(secs, nanos);
+                let expected = time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                assert_eq!(rfc3339(t), expected);
+            }
+        }
+    }
 }

@@ -315,7 +315,7 @@ impl Engine {
     }
 
     /// XSOAR's `modules` list.
-    pub fn modules(&self) -> Value {
+    pub fn modules(&self) -> Arc<Value> {
         self.registry().modules.clone()
     }
 
@@ -631,19 +631,27 @@ impl Engine {
         };
 
         // 4. Bind, run and record, per instance.
+        let single = targets.len() == 1;
+        let mut named = Some(named);
+        let mut positional = Some(positional);
         for target in targets {
+            let (n, p) = if single {
+                (
+                    named.take().unwrap_or_default(),
+                    positional.take().unwrap_or_default(),
+                )
+            } else {
+                (
+                    named.clone().unwrap_or_default(),
+                    positional.clone().unwrap_or_default(),
+                )
+            };
             let open = OPEN_ARGUMENT_COMMANDS.contains(&target.definition.name.as_str());
             let rules = BindRules {
                 reject_unknown: invocation.from_war_room,
                 enforce_predefined: self.options.enforce_predefined,
             };
-            let bound = match args::bind(
-                &target.definition,
-                named.clone(),
-                positional.clone(),
-                rules,
-                open,
-            ) {
+            let bound = match args::bind(&target.definition, n, p, rules, open) {
                 Ok(b) => b,
                 Err(msg) => {
                     fail(self, inv, &mut outcome, msg, InvokeStatus::Error);
@@ -674,7 +682,7 @@ impl Engine {
         scope: &mut ExecScope,
         invocation: &Invocation,
         special: &SpecialArgs,
-        target: &Target,
+        target: &Target<'_>,
         call_args: &Map<String, Value>,
         outcome: &mut InvokeOutcome,
     ) {
@@ -757,7 +765,7 @@ impl Engine {
         scope: &mut ExecScope,
         invocation: &Invocation,
         special: &SpecialArgs,
-        target: &Target,
+        target: &Target<'_>,
         results: Vec<CommandResult>,
         outcome: &mut InvokeOutcome,
     ) -> Map<String, Value> {
@@ -916,7 +924,7 @@ impl Engine {
             Err(e) => vec![CommandResult::error(e.to_string())],
         };
         let target = Target {
-            definition: definition.unwrap_or_else(|| Command {
+            definition: std::borrow::Cow::Owned(definition.unwrap_or_else(|| Command {
                 name: name.to_owned(),
                 description: String::new(),
                 arguments: Vec::new(),
@@ -926,7 +934,7 @@ impl Engine {
                 execution: false,
                 polling: false,
                 timeout: None,
-            }),
+            })),
             definition_timeout: None,
             connector: Arc::new(builtins::Builtins),
             brand: brand.unwrap_or_else(|| "Scripts".into()),
@@ -991,7 +999,7 @@ impl Engine {
         &self,
         inv: &mut Investigation,
         invocation: &Invocation,
-        target: &Target,
+        target: &Target<'_>,
         call_args: &Map<String, Value>,
         written_context: &Map<String, Value>,
         outcome: &InvokeOutcome,
@@ -1073,8 +1081,8 @@ impl Engine {
 }
 
 /// An implementation chosen for an invocation.
-struct Target {
-    definition: Command,
+struct Target<'l> {
+    definition: std::borrow::Cow<'l, Command>,
     definition_timeout: Option<u64>,
     connector: Arc<dyn Connector>,
     brand: String,
@@ -1083,12 +1091,12 @@ struct Target {
     secrets: Vec<Secret>,
 }
 
-fn resolve(
-    lib: &Library,
+fn resolve<'l>(
+    lib: &'l Library,
     registry: &Registry,
     invocation: &Invocation,
     special: &SpecialArgs,
-) -> Result<Vec<Target>, (String, InvokeStatus)> {
+) -> Result<Vec<Target<'l>>, (String, InvokeStatus)> {
     let name = invocation.command.as_str();
     let brand_ok = |brand: &str, integration: &xsoar_content::Integration| {
         integration.name == brand || integration.id == brand
@@ -1134,7 +1142,7 @@ fn resolve(
                 continue;
             };
             targets.push(Target {
-                definition: (*command).clone(),
+                definition: std::borrow::Cow::Borrowed(*command),
                 definition_timeout: command.timeout,
                 connector: connector.clone(),
                 brand: instance.spec.brand.clone(),
@@ -1207,7 +1215,7 @@ fn resolve(
                 .and_then(|i| i.connector.as_ref().ok().cloned());
             if let Some(connector) = builtin {
                 return Ok(vec![Target {
-                    definition: script.signature.clone(),
+                    definition: std::borrow::Cow::Borrowed(&script.signature),
                     definition_timeout: None,
                     connector,
                     brand: BUILTIN_BRAND.into(),

@@ -58,7 +58,7 @@ pub(crate) struct Instance {
 /// The instances of one engine, with their connectors.
 pub struct Registry {
     pub(crate) instances: Vec<Instance>,
-    pub(crate) modules: Value,
+    pub(crate) modules: Arc<Value>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -131,7 +131,7 @@ impl Registry {
                 secret_params,
             });
         }
-        let modules = Value::Array(
+        let modules = Arc::new(Value::Array(
             instances
                 .iter()
                 .map(|i| {
@@ -144,7 +144,7 @@ impl Registry {
                     })
                 })
                 .collect(),
-        );
+        ));
         Self { instances, modules }
     }
 
