@@ -295,42 +295,60 @@ struct Graph {
 }
 
 impl Graph {
+    /// Parents and back edges in O(tasks + edges): an iterative depth-first search from the
+    /// start task (then from any task not reached); an edge to a task still on the DFS stack
+    /// closes a cycle.
     fn of(pb: &Playbook) -> Self {
-        let succ = |id: &str| -> Vec<String> {
-            pb.tasks
-                .get(id)
-                .map(|t| t.next_tasks.values().flatten().cloned().collect())
-                .unwrap_or_default()
-        };
-        // Reachability by DFS from each task (playbooks have at most a few hundred tasks).
-        let mut reach: HashMap<&str, BTreeSet<String>> = HashMap::new();
-        for id in pb.tasks.keys() {
-            let mut seen = BTreeSet::new();
-            let mut stack = succ(id);
-            while let Some(n) = stack.pop() {
-                if seen.insert(n.clone()) {
-                    stack.extend(succ(&n));
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnStack,
+            Done,
+        }
+        let mut marks: HashMap<&str, Mark> = pb.tasks.keys().map(|k| (k.as_str(), Mark::New)).collect();
+        let mut back_edges = BTreeSet::new();
+        let mut roots: Vec<&str> = vec![pb.start_task_id.as_str()];
+        roots.extend(pb.tasks.keys().map(String::as_str));
+        for root in roots {
+            if marks.get(root) != Some(&Mark::New) {
+                continue;
+            }
+            // Stack of (task, its successors, next successor index).
+            let succ = |id: &str| -> Vec<&str> {
+                pb.tasks.get(id).map(|t| t.next_tasks.values().flatten().map(String::as_str).collect()).unwrap_or_default()
+            };
+            marks.insert(root, Mark::OnStack);
+            let mut stack: Vec<(&str, Vec<&str>, usize)> = vec![(root, succ(root), 0)];
+            while let Some((node, next, i)) = stack.last_mut() {
+                if let Some(to) = next.get(*i).copied() {
+                    *i += 1;
+                    match marks.get(to).copied() {
+                        Some(Mark::New) => {
+                            marks.insert(to, Mark::OnStack);
+                            let s = succ(to);
+                            stack.push((to, s, 0));
+                        }
+                        Some(Mark::OnStack) => {
+                            back_edges.insert((node.to_string(), to.to_owned()));
+                        }
+                        _ => {}
+                    }
+                } else {
+                    let done = *node;
+                    marks.insert(done, Mark::Done);
+                    stack.pop();
                 }
             }
-            reach.insert(id.as_str(), seen);
         }
         let mut parents: HashMap<String, BTreeSet<String>> = HashMap::new();
-        let mut back_edges = BTreeSet::new();
         for (id, task) in &pb.tasks {
             for to in task.next_tasks.values().flatten() {
-                // from -> to closes a cycle when `to` reaches `from`.
-                let is_back = to == id || reach.get(to.as_str()).is_some_and(|r| r.contains(id));
-                if is_back {
-                    back_edges.insert((id.clone(), to.clone()));
-                } else {
+                if !back_edges.contains(&(id.clone(), to.clone())) {
                     parents.entry(to.clone()).or_default().insert(id.clone());
                 }
             }
         }
-        Self {
-            parents,
-            back_edges,
-        }
+        Self { parents, back_edges }
     }
 }
 
@@ -1472,10 +1490,12 @@ fn check_ready(frame: &mut Frame, pb: &Playbook, graph: &Graph, to: &str) {
     if state != TaskState::Pending {
         return;
     }
-    let parents = graph.parents.get(to).cloned().unwrap_or_default();
-    let edges = frame.edges.get(to).cloned().unwrap_or_default();
-    if !parents.iter().all(|p| edges.contains_key(p)) {
-        return;
+    let empty = BTreeMap::new();
+    let edges = frame.edges.get(to).unwrap_or(&empty);
+    if let Some(parents) = graph.parents.get(to) {
+        if !parents.iter().all(|p| edges.contains_key(p)) {
+            return;
+        }
     }
     if edges.values().any(|s| *s == EdgeState::Activated) {
         frame.ready.insert(ReadyKey::of(to));

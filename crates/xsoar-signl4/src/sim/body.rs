@@ -1,0 +1,306 @@
+//! Reading a webhook body the way SIGNL4 does: by content type, into alert fields.
+//!
+//! SIGNL4 takes JSON, form-urlencoded, multipart and plain text, and integrations disagree on
+//! key case (`Title`, `title`, `Subject`, `body`...). The simulator accepts all of them so a
+//! request that works against SIGNL4 works here, and rejects what SIGNL4 rejects (a body that
+//! does not parse as its declared type) so error handling can be tested.
+
+use super::state::{Attachment, Incoming, StatusCommand};
+use serde_json::{Map, Value};
+
+/// Largest attachment SIGNL4 accepts (4 MB, per its documentation).
+pub(crate) const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// File extensions SIGNL4 accepts as attachments.
+const ATTACHMENT_TYPES: [&str; 15] = [
+    "png", "tiff", "tif", "jpeg", "jpg", "gif", "bmp", "mp3", "wav", "aiff", "m4a", "txt", "pdf",
+    "mov", "mp4",
+];
+
+/// A body that does not parse as its content type (answered with 400).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    #[error("The request body is not valid application/json: {0}")]
+    Json(String),
+    #[error("The request body is a JSON {0}; SIGNL4 expects a JSON object")]
+    JsonNotObject(&'static str),
+    #[error("The request body is not valid application/x-www-form-urlencoded: {0}")]
+    Form(String),
+    #[error("The request body is not valid multipart/form-data: {0}")]
+    Multipart(String),
+    #[error("Attachment '{0}' is larger than 4 MB")]
+    AttachmentTooLarge(String),
+    #[error("Attachment '{0}' has a file type SIGNL4 does not accept")]
+    AttachmentType(String),
+    #[error("The request body is not valid UTF-8 text")]
+    NotUtf8,
+}
+
+/// How a body is read, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    Json,
+    Form,
+    Multipart,
+    Text,
+}
+
+impl BodyKind {
+    pub(crate) fn of(content_type: Option<&str>) -> Self {
+        let essence = content_type
+            .and_then(|ct| ct.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match essence.as_str() {
+            "application/json" => BodyKind::Json,
+            e if e.starts_with("application/") && e.ends_with("+json") => BodyKind::Json,
+            "application/x-www-form-urlencoded" => BodyKind::Form,
+            "multipart/form-data" => BodyKind::Multipart,
+            // text/*, XML, no content type, anything else: the whole body is the message.
+            _ => BodyKind::Text,
+        }
+    }
+}
+
+/// Fields of a JSON, form or text body. `lenient_json` reads invalid JSON as text, as SIGNL4
+/// apparently does for Zabbix's `payload=<json>` sent as `application/json`.
+pub(crate) fn parse_fields(
+    kind: BodyKind,
+    body: &[u8],
+    lenient_json: bool,
+) -> Result<Vec<(String, Value)>, BodyError> {
+    match kind {
+        BodyKind::Json => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
+            Ok(_) | Err(_) if lenient_json => text_fields(body),
+            Ok(other) => Err(BodyError::JsonNotObject(json_kind(&other))),
+            Err(e) => Err(BodyError::Json(e.to_string())),
+        },
+        BodyKind::Form => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect()
+            })
+            .map_err(|e| BodyError::Form(e.to_string())),
+        BodyKind::Text | BodyKind::Multipart => text_fields(body),
+    }
+}
+
+fn text_fields(body: &[u8]) -> Result<Vec<(String, Value)>, BodyError> {
+    let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
+    Ok(vec![("message".to_owned(), Value::String(text.to_owned()))])
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Check an attachment part against SIGNL4's limits.
+pub(crate) fn check_attachment(attachment: &Attachment) -> Result<(), BodyError> {
+    let name = attachment
+        .file_name
+        .clone()
+        .unwrap_or_else(|| attachment.name.clone());
+    if attachment.size > MAX_ATTACHMENT_BYTES {
+        return Err(BodyError::AttachmentTooLarge(name));
+    }
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !ATTACHMENT_TYPES.contains(&ext.as_str()) {
+        return Err(BodyError::AttachmentType(name));
+    }
+    Ok(())
+}
+
+/// A field value as text: strings as is, other scalars as JSON, `null` as absent.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The first non-null field whose key equals one of `names` (ASCII case-insensitive), in the
+/// order of `names`.
+fn take(fields: &[(String, Value)], names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| {
+        fields
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .find_map(|(_, v)| text(v))
+    })
+}
+
+/// Keys that are not free-form alert parameters.
+const RESERVED: [&str; 4] = ["title", "subject", "message", "body"];
+
+/// Interpret fields: title, message, `X-S4-*` control parameters and free parameters.
+pub(crate) fn interpret(fields: Vec<(String, Value)>, attachments: Vec<Attachment>) -> Incoming {
+    let status = match take(&fields, &["X-S4-Status"]) {
+        None => StatusCommand::New,
+        Some(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" | "new" => StatusCommand::New,
+            "acknowledged" => StatusCommand::Acknowledge,
+            "resolved" => StatusCommand::Resolve,
+            _ => StatusCommand::Other(s),
+        },
+    };
+    let filtering = fields
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("X-S4-Filtering") && !v.is_null())
+        .and_then(|(_, v)| match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        });
+    let mut parameters = Map::new();
+    for (k, v) in &fields {
+        let lower = k.to_ascii_lowercase();
+        if lower.starts_with("x-s4-") || RESERVED.contains(&lower.as_str()) || v.is_null() {
+            continue;
+        }
+        parameters.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    Incoming {
+        title: take(&fields, &["title", "subject"]),
+        message: take(&fields, &["message", "body"]),
+        external_id: take(&fields, &["X-S4-ExternalID"]).filter(|s| !s.is_empty()),
+        status,
+        service: take(&fields, &["X-S4-Service"]),
+        location: take(&fields, &["X-S4-Location"]),
+        scenario: take(&fields, &["X-S4-AlertingScenario"]),
+        filtering,
+        source_system: take(&fields, &["X-S4-SourceSystem"]),
+        parameters,
+        attachments,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(v: Value) -> Vec<(String, Value)> {
+        match v {
+            Value::Object(m) => m.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            BodyKind::of(Some("application/json; charset=utf-8")),
+            BodyKind::Json
+        );
+        assert_eq!(BodyKind::of(Some("application/vnd.x+json")), BodyKind::Json);
+        assert_eq!(
+            BodyKind::of(Some("Application/X-WWW-Form-Urlencoded")),
+            BodyKind::Form
+        );
+        assert_eq!(
+            BodyKind::of(Some("multipart/form-data; boundary=x")),
+            BodyKind::Multipart
+        );
+        assert_eq!(BodyKind::of(Some("text/plain")), BodyKind::Text);
+        assert_eq!(BodyKind::of(None), BodyKind::Text);
+    }
+
+    #[test]
+    fn json_errors_and_lenient_mode() {
+        assert!(matches!(
+            parse_fields(BodyKind::Json, b"{nope", false),
+            Err(BodyError::Json(_))
+        ));
+        assert_eq!(
+            parse_fields(BodyKind::Json, b"[1]", false),
+            Err(BodyError::JsonNotObject("array"))
+        );
+        assert_eq!(
+            parse_fields(BodyKind::Json, b"payload={\"a\":1}", true),
+            Ok(vec![("message".to_owned(), json!("payload={\"a\":1}"))])
+        );
+        assert_eq!(
+            parse_fields(BodyKind::Text, &[0xff, 0xfe], false),
+            Err(BodyError::NotUtf8)
+        );
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_and_null_is_absent() {
+        let inc = interpret(
+            fields(json!({
+                "Subject": "S", "BODY": "B", "x-s4-externalid": "e1", "X-S4-Status": "",
+                "X-S4-Service": null, "X-S4-Filtering": "TRUE", "Host": "db1", "X-S4-Other": 1
+            })),
+            Vec::new(),
+        );
+        assert_eq!(inc.title.as_deref(), Some("S"));
+        assert_eq!(inc.message.as_deref(), Some("B"));
+        assert_eq!(inc.external_id.as_deref(), Some("e1"));
+        assert_eq!(inc.status, StatusCommand::New);
+        assert_eq!(inc.service, None);
+        assert_eq!(inc.filtering, Some(true));
+        assert_eq!(Value::Object(inc.parameters), json!({"Host": "db1"}));
+    }
+
+    #[test]
+    fn title_wins_over_subject_and_statuses_parse() {
+        let inc = interpret(
+            fields(json!({"subject": "S", "Title": "T", "X-S4-Status": "Resolved"})),
+            Vec::new(),
+        );
+        assert_eq!(inc.title.as_deref(), Some("T"));
+        assert_eq!(inc.status, StatusCommand::Resolve);
+        let inc = interpret(
+            fields(json!({"X-S4-Status": "updated", "X-S4-Filtering": false})),
+            Vec::new(),
+        );
+        assert_eq!(inc.status, StatusCommand::Other("updated".into()));
+        assert_eq!(inc.filtering, Some(false));
+    }
+
+    #[test]
+    fn attachments_are_checked() {
+        let ok = Attachment {
+            name: "file".into(),
+            file_name: Some("a.PNG".into()),
+            content_type: None,
+            size: 10,
+        };
+        assert_eq!(check_attachment(&ok), Ok(()));
+        let big = Attachment {
+            size: MAX_ATTACHMENT_BYTES + 1,
+            ..ok.clone()
+        };
+        assert_eq!(
+            check_attachment(&big),
+            Err(BodyError::AttachmentTooLarge("a.PNG".into()))
+        );
+        let exe = Attachment {
+            file_name: Some("x.exe".into()),
+            ..ok
+        };
+        assert_eq!(
+            check_attachment(&exe),
+            Err(BodyError::AttachmentType("x.exe".into()))
+        );
+    }
+}
