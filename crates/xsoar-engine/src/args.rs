@@ -146,7 +146,15 @@ pub fn bind(
     rules: BindRules,
     open_arguments: bool,
 ) -> Result<Map<String, Value>, String> {
-    let mut args = Map::new();
+    // Work on a small vector (commands have a handful of arguments) and build the map once.
+    let mut args: Vec<(String, Value)> =
+        Vec::with_capacity(def.arguments.len().max(named.len()) + 1);
+    fn put(args: &mut Vec<(String, Value)>, name: String, value: Value) {
+        match args.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => args.push((name, value)),
+        }
+    }
     if !positional.is_empty() {
         let Some(default_arg) = def.default_argument() else {
             return Err(format!(
@@ -165,7 +173,7 @@ pub fn bind(
         }
         if let Some(v) = positional.into_iter().next() {
             if !is_unsupplied(&v) {
-                args.insert(default_arg.name.clone(), v);
+                put(&mut args, default_arg.name.clone(), v);
             }
         }
     }
@@ -178,22 +186,23 @@ pub fn bind(
             ));
         }
         if is_unsupplied(&value) {
-            args.remove(&name);
+            args.retain(|(k, _)| *k != name);
         } else {
-            args.insert(name, value);
+            put(&mut args, name, value);
         }
     }
+    let has = |args: &[(String, Value)], name: &str| args.iter().any(|(k, _)| k == name);
     for a in &def.arguments {
-        if !args.contains_key(&a.name) {
-            if let Some(d) = a.default_value.as_ref().filter(|d| !d.is_empty()) {
-                args.insert(a.name.clone(), Value::String(d.clone()));
+        if let Some(d) = a.default_value.as_ref().filter(|d| !d.is_empty()) {
+            if !has(&args, &a.name) {
+                args.push((a.name.clone(), Value::String(d.clone())));
             }
         }
     }
     let missing: Vec<&str> = def
         .arguments
         .iter()
-        .filter(|a| a.required && !args.contains_key(&a.name))
+        .filter(|a| a.required && !has(&args, &a.name))
         .map(|a| a.name.as_str())
         .collect();
     match missing.as_slice() {
@@ -217,20 +226,29 @@ pub fn bind(
     }
     if rules.enforce_predefined {
         for a in def.arguments.iter().filter(|a| !a.predefined.is_empty()) {
-            let Some(v) = args.get(&a.name) else { continue };
-            let values: Vec<String> = match v {
-                Value::Array(items) => items.iter().map(text).collect(),
-                Value::String(s) if a.is_array => s
-                    .split(',')
-                    .map(|p| p.trim().to_owned())
-                    .filter(|p| !p.is_empty())
-                    .collect(),
-                other => vec![text(other)],
+            let Some((_, v)) = args.iter().find(|(k, _)| *k == a.name) else {
+                continue;
             };
-            if let Some(bad) = values
-                .iter()
-                .find(|v| !a.predefined.iter().any(|p| p == *v))
-            {
+            let bad = match v {
+                Value::String(s) if !a.is_array => {
+                    (!a.predefined.iter().any(|p| p == s)).then(|| s.clone())
+                }
+                Value::String(s) => s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .find(|v| !a.predefined.iter().any(|p| p == v))
+                    .map(str::to_owned),
+                Value::Array(items) => items
+                    .iter()
+                    .map(text)
+                    .find(|v| !a.predefined.iter().any(|p| p == v)),
+                other => {
+                    let t = text(other);
+                    (!a.predefined.iter().any(|p| *p == t)).then_some(t)
+                }
+            };
+            if let Some(bad) = bad {
                 return Err(format!(
                     "Invalid value '{bad}' for argument '{}'. Allowed: {}",
                     a.name,
@@ -239,7 +257,7 @@ pub fn bind(
             }
         }
     }
-    Ok(args)
+    Ok(args.into_iter().collect())
 }
 
 fn argument_list(def: &Command) -> String {

@@ -118,12 +118,15 @@ pub(crate) fn arg_text(args: &Args, name: &str) -> Option<String> {
 }
 
 fn arg_bool(args: &Args, name: &str) -> bool {
-    matches!(
-        arg_text(args, name)
-            .map(|s| s.trim().to_ascii_lowercase())
-            .as_deref(),
-        Some("true" | "yes" | "1")
-    )
+    match args.get(name) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("yes") || t == "1"
+        }
+        Some(Value::Number(n)) => n.as_f64() == Some(1.0),
+        _ => false,
+    }
 }
 
 /// `argToList`: a JSON list, a JSON-array string, or a CSV string.

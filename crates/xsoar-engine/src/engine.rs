@@ -185,6 +185,22 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     options: EngineOptions,
     hook: RwLock<Option<Arc<dyn CommandHook>>>,
+    /// Command and script names with `secret: true` arguments (masked when echoed).
+    secret_commands: RwLock<Arc<std::collections::HashSet<String>>>,
+}
+
+/// Names of commands and scripts that declare a `secret: true` argument.
+fn secret_command_names(lib: &Library) -> std::collections::HashSet<String> {
+    let commands = lib
+        .integrations()
+        .flat_map(|i| i.commands.iter())
+        .filter(|c| c.arguments.iter().any(|a| a.secret))
+        .map(|c| c.name.clone());
+    let scripts = lib
+        .scripts()
+        .filter(|s| s.signature.arguments.iter().any(|a| a.secret))
+        .map(|s| s.name.clone());
+    commands.chain(scripts).collect()
 }
 
 impl std::fmt::Debug for Engine {
@@ -219,6 +235,7 @@ impl Engine {
             clock,
             options,
             hook: RwLock::new(None),
+            secret_commands: RwLock::new(Arc::new(std::collections::HashSet::new())),
         }
     }
 
@@ -270,6 +287,9 @@ impl Engine {
             if let (Some(item), _) = parse_any(text, file) {
                 lib.add(item);
             }
+        }
+        if let Ok(mut s) = self.secret_commands.write() {
+            *s = Arc::new(secret_command_names(&lib));
         }
         let lib = Arc::new(lib);
         if let Ok(mut l) = self.library.write() {
@@ -430,6 +450,14 @@ impl Engine {
 
     /// The line with the values of `secret: true` arguments masked (`None`: nothing to mask).
     fn masked_line(&self, cl: &CommandLine) -> Option<String> {
+        let has_secrets = self
+            .secret_commands
+            .read()
+            .map(|s| s.contains(&cl.name))
+            .unwrap_or(true);
+        if !has_secrets {
+            return None;
+        }
         let lib = self.library();
         let secret_args: Vec<String> = lib
             .commands_named(&cl.name)

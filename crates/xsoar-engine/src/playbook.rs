@@ -305,7 +305,8 @@ impl Graph {
             OnStack,
             Done,
         }
-        let mut marks: HashMap<&str, Mark> = pb.tasks.keys().map(|k| (k.as_str(), Mark::New)).collect();
+        let mut marks: HashMap<&str, Mark> =
+            pb.tasks.keys().map(|k| (k.as_str(), Mark::New)).collect();
         let mut back_edges = BTreeSet::new();
         let mut roots: Vec<&str> = vec![pb.start_task_id.as_str()];
         roots.extend(pb.tasks.keys().map(String::as_str));
@@ -315,7 +316,16 @@ impl Graph {
             }
             // Stack of (task, its successors, next successor index).
             let succ = |id: &str| -> Vec<&str> {
-                pb.tasks.get(id).map(|t| t.next_tasks.values().flatten().map(String::as_str).collect()).unwrap_or_default()
+                pb.tasks
+                    .get(id)
+                    .map(|t| {
+                        t.next_tasks
+                            .values()
+                            .flatten()
+                            .map(String::as_str)
+                            .collect()
+                    })
+                    .unwrap_or_default()
             };
             marks.insert(root, Mark::OnStack);
             let mut stack: Vec<(&str, Vec<&str>, usize)> = vec![(root, succ(root), 0)];
@@ -348,7 +358,10 @@ impl Graph {
                 }
             }
         }
-        Self { parents, back_edges }
+        Self {
+            parents,
+            back_edges,
+        }
     }
 }
 
