@@ -649,8 +649,20 @@ impl Engine {
             }
         }
 
-        // 3. Resolve the implementation and the instances to run on.
-        let targets = match resolve(&lib, &registry, &invocation, &special) {
+        // 3. Resolve the implementation and the instances to run on. A name no content
+        // declares may be a connector's alias (`signl4_close`, the first release's name).
+        let aliased;
+        let invocation = match alias_target(&lib, &registry, &invocation.command) {
+            Some(real) => {
+                aliased = Invocation {
+                    command: real,
+                    ..invocation.clone()
+                };
+                &aliased
+            }
+            None => &invocation,
+        };
+        let targets = match resolve(&lib, &registry, invocation, &special) {
             Ok(t) => t,
             Err((msg, status)) => {
                 fail(self, inv, &mut outcome, msg, status);
@@ -1265,6 +1277,21 @@ fn resolve<'l>(
         msg.push_str(&format!(" (did you mean '{s}'?)"));
     }
     Err((msg, InvokeStatus::Unavailable))
+}
+
+/// The real command name behind a connector alias, when `name` is not declared anywhere.
+fn alias_target(lib: &Library, registry: &Registry, name: &str) -> Option<String> {
+    if !lib.commands_named(name).is_empty() || lib.script(name).is_some() {
+        return None;
+    }
+    registry
+        .instances
+        .iter()
+        .filter(|i| i.spec.enabled)
+        .filter_map(|i| i.connector.as_ref().ok())
+        .flat_map(|c| c.aliases().iter())
+        .find(|(alias, _)| *alias == name)
+        .map(|(_, real)| (*real).to_owned())
 }
 
 /// The closest known command or script name, for typos.
