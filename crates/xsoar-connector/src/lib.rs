@@ -80,7 +80,10 @@ pub struct CommandOutput {
 impl CommandOutput {
     /// An output with exactly one result.
     pub fn single(result: CommandResult) -> Self {
-        Self { results: vec![result], debug_log: Vec::new() }
+        Self {
+            results: vec![result],
+            debug_log: Vec::new(),
+        }
     }
 }
 

@@ -86,7 +86,10 @@ pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) ->
         rows_in.into_iter().map(|v| single(Some(h), v)).collect()
     };
     let mut headers = headers.unwrap_or_else(|| {
-        let mut keys: Vec<String> = rows.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
+        let mut keys: Vec<String> = rows
+            .first()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
         if !opts.keep_header_order {
             keys.sort();
         }
@@ -199,7 +202,10 @@ pub(crate) fn py_repr(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) => py_str_repr(s),
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+            )
         }
         Value::Object(map) => format!(
             "{{{}}}",
@@ -212,7 +218,11 @@ pub(crate) fn py_repr(v: &Value) -> String {
 }
 
 fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -251,7 +261,11 @@ mod tests {
 
     #[test]
     fn spec_examples() {
-        check("Results", json!({"eventId": "e-9"}), "### Results\n|eventId|\n|---|\n| e-9 |\n");
+        check(
+            "Results",
+            json!({"eventId": "e-9"}),
+            "### Results\n|eventId|\n|---|\n| e-9 |\n",
+        );
         check(
             "Alerts",
             json!([{"id": 2, "name": "b|c"}, {"id": 1, "name": "x\ny", "extra": null}]),
@@ -263,12 +277,19 @@ mod tests {
             json!([{"a": [1, 2], "b": {"k": "v", "n": 1}}]),
             "|a|b|\n|---|---|\n| 1,<br>2 | k: v<br>n: 1 |\n",
         );
-        check("T", json!([{"a": 0, "b": false}]), "### T\n|a|b|\n|---|---|\n| 0 | false |\n");
+        check(
+            "T",
+            json!([{"a": 0, "b": false}]),
+            "### T\n|a|b|\n|---|---|\n| 0 | false |\n",
+        );
     }
 
     #[test]
     fn explicit_headers_keep_their_order() {
-        let opts = TableOptions { headers: Some(vec!["name".into(), "id".into()]), ..Default::default() };
+        let opts = TableOptions {
+            headers: Some(vec!["name".into(), "id".into()]),
+            ..Default::default()
+        };
         assert_eq!(
             table_to_markdown_with("Alerts", &json!([{"id": 2, "name": "b"}]), &opts),
             "### Alerts\n|name|id|\n|---|---|\n| b | 2 |\n"
@@ -304,7 +325,10 @@ mod tests {
 
     #[test]
     fn scalar_list_needs_headers() {
-        let opts = TableOptions { headers: Some(vec!["ip".into()]), ..Default::default() };
+        let opts = TableOptions {
+            headers: Some(vec!["ip".into()]),
+            ..Default::default()
+        };
         assert_eq!(
             table_to_markdown_with("IPs", &json!(["1.1.1.1", "8.8.8.8"]), &opts),
             "### IPs\n|ip|\n|---|\n| 1.1.1.1 |\n| 8.8.8.8 |\n"
@@ -314,7 +338,10 @@ mod tests {
 
     #[test]
     fn remove_null_drops_empty_columns() {
-        let opts = TableOptions { remove_null: true, ..Default::default() };
+        let opts = TableOptions {
+            remove_null: true,
+            ..Default::default()
+        };
         assert_eq!(
             table_to_markdown_with("X", &json!([{"a": 1, "b": null, "c": ""}]), &opts),
             "### X\n|a|\n|---|\n| 1 |\n"

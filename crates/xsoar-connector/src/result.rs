@@ -44,7 +44,10 @@ pub enum Effect {
     /// Update incident fields (system fields by name, custom fields by machine name).
     UpdateIncident { fields: Map<String, Value> },
     /// Close the investigation (incident status 2).
-    CloseInvestigation { reason: Option<String>, notes: Option<String> },
+    CloseInvestigation {
+        reason: Option<String>,
+        notes: Option<String>,
+    },
     /// Complete a waiting playbook task by id or tag, choosing a branch label.
     CompleteTask { task: String, label: Option<String> },
     /// Pause for this many seconds (on the engine's clock).
@@ -121,9 +124,18 @@ impl CommandResult {
 
     /// `CommandResults(...).to_context()` exactly as CommonServerPython builds it.
     pub fn from_outputs(spec: Outputs) -> Self {
-        let Outputs { prefix, key_fields, outputs, readable_output, raw_response, replace_existing } =
-            spec;
-        let contents = raw_response.clone().or_else(|| outputs.clone()).unwrap_or(Value::Null);
+        let Outputs {
+            prefix,
+            key_fields,
+            outputs,
+            readable_output,
+            raw_response,
+            replace_existing,
+        } = spec;
+        let contents = raw_response
+            .clone()
+            .or_else(|| outputs.clone())
+            .unwrap_or(Value::Null);
         let format = match &contents {
             Value::String(_) | Value::Number(_) => "text",
             _ => "json",
@@ -151,7 +163,9 @@ impl CommandResult {
                     let (parent, last) = prefix.rsplit_once('.').unwrap_or(("", &prefix));
                     let mut inner = Map::new();
                     inner.insert(last.to_owned(), outputs);
-                    result.entry_context.insert(format!("{parent}(true)"), Value::Object(inner));
+                    result
+                        .entry_context
+                        .insert(format!("{parent}(true)"), Value::Object(inner));
                 }
                 Some(prefix) if !key_fields.is_empty() => {
                     let selector = key_fields
@@ -159,7 +173,9 @@ impl CommandResult {
                         .map(|k| format!("val.{k} && val.{k} == obj.{k}"))
                         .collect::<Vec<_>>()
                         .join(" && ");
-                    result.entry_context.insert(format!("{prefix}({selector})"), outputs);
+                    result
+                        .entry_context
+                        .insert(format!("{prefix}({selector})"), outputs);
                 }
                 Some(prefix) => {
                     result.entry_context.insert(prefix, outputs);
@@ -197,7 +213,6 @@ pub struct Outputs {
     pub replace_existing: bool,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +231,10 @@ mod tests {
             json!({"SIGNL4.AlertCreated(val.eventId && val.eventId == obj.eventId)": {"eventId": "e-9"}})
         );
         assert_eq!(r.contents_format, "json");
-        assert_eq!(r.human_readable.as_deref(), Some("### Results\n|eventId|\n|---|\n| e-9 |\n"));
+        assert_eq!(
+            r.human_readable.as_deref(),
+            Some("### Results\n|eventId|\n|---|\n| e-9 |\n")
+        );
     }
 
     #[test]
@@ -227,7 +245,10 @@ mod tests {
             replace_existing: true,
             ..Default::default()
         });
-        assert_eq!(Value::Object(r.entry_context), json!({"A(true)": {"Next": "tok"}}));
+        assert_eq!(
+            Value::Object(r.entry_context),
+            json!({"A(true)": {"Next": "tok"}})
+        );
         assert_eq!(r.contents_format, "text");
     }
 

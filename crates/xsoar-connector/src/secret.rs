@@ -67,7 +67,10 @@ mod tests {
     #[test]
     fn mask_in_replaces_every_occurrence() {
         let s = Secret::new("abc");
-        assert_eq!(s.mask_in("https://x/webhook/abc?x=abc"), "https://x/webhook/******?x=******");
+        assert_eq!(
+            s.mask_in("https://x/webhook/abc?x=abc"),
+            "https://x/webhook/******?x=******"
+        );
         assert_eq!(mask_secret_in("keep", ""), "keep");
     }
 }

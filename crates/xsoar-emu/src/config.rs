@@ -62,8 +62,12 @@ pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Read instances from a config file, resolving `{env: NAME}` values with `env`.
-pub fn load_instances(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<InstanceSpec>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+pub fn load_instances(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<InstanceSpec>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
     parse_instances(&text, &path.display().to_string(), env)
 }
 
@@ -86,11 +90,13 @@ pub fn parse_instances(
         for (k, v) in inst.params {
             let key = match k {
                 serde_yaml::Value::String(s) => s,
-                other => bail!("{file}: instance '{}': parameter names must be strings, found {other:?}", inst.name),
+                other => bail!(
+                    "{file}: instance '{}': parameter names must be strings, found {other:?}",
+                    inst.name
+                ),
             };
-            let value = resolve_value(v, env).map_err(|e| {
-                anyhow!("{file}: instance '{}', parameter '{key}': {e}", inst.name)
-            })?;
+            let value = resolve_value(v, env)
+                .map_err(|e| anyhow!("{file}: instance '{}', parameter '{key}': {e}", inst.name))?;
             params.insert(key, value);
         }
         specs.push(InstanceSpec {
@@ -147,11 +153,19 @@ mod tests {
             &env,
         )
         .expect_err("missing env");
-        assert_eq!(err.to_string(), "x.yaml: instance 'a', parameter 'secret': environment variable 'NOPE' is not set");
-        let err = parse_instances("instances:\n- name: a\n  brnd: X\n", "x.yaml", &env).expect_err("typo");
+        assert_eq!(
+            err.to_string(),
+            "x.yaml: instance 'a', parameter 'secret': environment variable 'NOPE' is not set"
+        );
+        let err = parse_instances("instances:\n- name: a\n  brnd: X\n", "x.yaml", &env)
+            .expect_err("typo");
         assert!(err.to_string().starts_with("x.yaml:"), "{err}");
-        let err = parse_instances("instances:\n- {name: a, brand: X}\n- {name: a, brand: Y}\n", "x.yaml", &env)
-            .expect_err("dup");
+        let err = parse_instances(
+            "instances:\n- {name: a, brand: X}\n- {name: a, brand: Y}\n",
+            "x.yaml",
+            &env,
+        )
+        .expect_err("dup");
         assert_eq!(err.to_string(), "x.yaml: two instances are named 'a'");
     }
 }

@@ -20,9 +20,10 @@ fn file_error(file: &str, message: &str) -> Diagnostic {
 }
 
 /// Content shipped inside the binary: (path, text).
-pub const EMBEDDED: &[(&str, &str)] = &[
-    ("integrations/SIGNL4/SIGNL4.yml", include_str!("../../../integrations/SIGNL4/SIGNL4.yml")),
-];
+pub const EMBEDDED: &[(&str, &str)] = &[(
+    "integrations/SIGNL4/SIGNL4.yml",
+    include_str!("../../../integrations/SIGNL4/SIGNL4.yml"),
+)];
 
 /// One loaded file.
 #[derive(Debug)]
@@ -74,8 +75,14 @@ fn is_yaml(p: &Path) -> bool {
 
 /// Files that are YAML but not content (instance configs, mock files, compose files).
 fn is_not_content(text: &str) -> bool {
-    let head: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).take(3).collect();
-    head.iter().any(|l| l.starts_with("instances:") || l.starts_with("mocks:") || l.starts_with("services:"))
+    let head: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .take(3)
+        .collect();
+    head.iter().any(|l| {
+        l.starts_with("instances:") || l.starts_with("mocks:") || l.starts_with("services:")
+    })
 }
 
 /// Load every file under `paths`.
@@ -108,7 +115,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedFile>> {
             continue;
         }
         let (item, diagnostics) = parse_any(&text, &shown);
-        loaded.push(LoadedFile { path: shown, item, diagnostics });
+        loaded.push(LoadedFile {
+            path: shown,
+            item,
+            diagnostics,
+        });
     }
     Ok(loaded)
 }
@@ -128,7 +139,11 @@ pub fn load_defaults() -> Result<Vec<LoadedFile>> {
         .iter()
         .map(|(path, text)| {
             let (item, diagnostics) = parse_any(text, path);
-            LoadedFile { path: (*path).to_owned(), item, diagnostics }
+            LoadedFile {
+                path: (*path).to_owned(),
+                item,
+                diagnostics,
+            }
         })
         .collect())
 }

@@ -3,10 +3,48 @@
 //! The binary owns the world: files, environment, config, tracing, the connector registry
 //! and the embedded SIGNL4 simulator. Everything else lives in library crates that do no IO.
 
+// mimalloc: allocation-heavy paths (entries, context values) run markedly faster than with
+// the system allocator (see README, benchmarks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `println!` that ends the process quietly when stdout is closed (`xsoar-emu ... | head`).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// `print!` with the same handling as [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($t)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// Standard output failed: a closed pipe ends the program quietly, anything else is reported.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(2);
+}
+
 mod config;
+mod console_cmd;
 mod content;
+mod playbook_cmd;
 mod render;
+mod serve;
 mod setup;
+mod test_cmd;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -17,9 +55,13 @@ use std::process::ExitCode;
 use xsoar_engine::Investigation;
 
 #[derive(Debug, Parser)]
-#[command(name = "xsoar-emu", version, about = "Local emulator of the Cortex XSOAR integration engine",
+#[command(
+    name = "xsoar-emu",
+    version,
+    about = "Local emulator of the Cortex XSOAR integration engine",
     long_about = "Load XSOAR integration and playbook YAML, run war-room commands and playbooks, and see entries and \
-context as XSOAR writes them. SIGNL4 commands go to an embedded SIGNL4 simulator unless a SIGNL4 instance is configured.")]
+context as XSOAR writes them. SIGNL4 commands go to an embedded SIGNL4 simulator unless a SIGNL4 instance is configured."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -78,6 +120,11 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineOpts,
     },
+    /// Run and list playbooks.
+    Playbook {
+        #[command(subcommand)]
+        command: PlaybookCmd,
+    },
     /// Run the SIGNL4 simulator standalone.
     Signl4Sim {
         /// Port to listen on (0 = any free port).
@@ -90,18 +137,84 @@ enum Cmd {
         #[arg(long = "secret")]
         secrets: Vec<String>,
     },
+    /// Run XSOAR test playbooks offline with mocks; print pass/fail per playbook and
+    /// `N passed, N failed`. Exit code: 0 all passed, 1 a test failed, 2 a usage error.
+    Test {
+        #[command(flatten)]
+        args: test_cmd::TestArgs,
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+    /// Serve the web console (war room, context, playbooks, instances) over in-memory investigations.
+    Console {
+        #[command(flatten)]
+        args: console_cmd::ConsoleArgs,
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+    /// Serve the XSOAR-compatible REST API (demisto-sdk, demisto-py), persisted in SQLite.
+    Serve {
+        #[command(flatten)]
+        args: serve::ServeArgs,
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlaybookCmd {
+    /// Run a playbook on an incident and print the run report. Exit code: 0 completed,
+    /// 1 failed, 3 waiting for a manual task.
+    Run {
+        /// A playbook YAML file, or the id or name of a loaded playbook.
+        playbook: String,
+        /// Incident JSON file.
+        #[arg(long)]
+        incident: Option<PathBuf>,
+        /// Initial context JSON file.
+        #[arg(long)]
+        context: Option<PathBuf>,
+        /// Playbook input, KEY=VALUE (JSON values are parsed).
+        #[arg(long = "input", value_name = "KEY=VALUE")]
+        inputs: Vec<String>,
+        /// Complete a manual task when it waits: TASK (id, tag or name) or TASK=LABEL.
+        #[arg(long = "complete", value_name = "TASK[=LABEL]")]
+        complete: Vec<String>,
+        /// Complete every manual task as soon as it waits.
+        #[arg(long)]
+        auto_complete: bool,
+        /// Stop runaway graphs after this many task executions.
+        #[arg(long, default_value_t = 10_000)]
+        max_task_executions: usize,
+        /// Print the run, entries and context as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
+    /// List the loaded playbooks.
+    List {
+        #[command(flatten)]
+        engine: EngineOpts,
+    },
 }
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -120,22 +233,32 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Validate { paths } => validate(paths),
-        Cmd::Run { lines, incident, context, json, engine } => run_lines(lines, incident, context, json, engine).await,
+        Cmd::Run {
+            lines,
+            incident,
+            context,
+            json,
+            engine,
+        } => run_lines(lines, incident, context, json, engine).await,
         Cmd::Instances { engine } => {
             let env = setup::build(&engine).await?;
             let infos = env.engine.instances();
             if infos.is_empty() {
-                println!("No instances configured.");
+                outln!("No instances configured.");
             }
             for i in infos {
                 let state = if i.enabled { "enabled" } else { "disabled" };
-                let sim = if i.simulated { " (embedded SIGNL4 simulator)" } else { "" };
-                println!("{}  brand={}  {state}{sim}", i.name, i.brand);
+                let sim = if i.simulated {
+                    " (embedded SIGNL4 simulator)"
+                } else {
+                    ""
+                };
+                outln!("{}  brand={}  {state}{sim}", i.name, i.brand);
                 for (k, v) in &i.params {
-                    println!("    {k}: {v}");
+                    outln!("    {k}: {v}");
                 }
                 if let Some(p) = i.problem {
-                    println!("    problem: {p}");
+                    outln!("    problem: {p}");
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -144,25 +267,89 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let env = setup::build(&engine).await?;
             match env.engine.test_instance(&name).await {
                 Ok(()) => {
-                    println!("ok");
+                    outln!("ok");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    println!("Test failed: {e}");
+                    outln!("Test failed: {e}");
                     Ok(ExitCode::FAILURE)
                 }
             }
         }
-        Cmd::Signl4Sim { port, bind, secrets } => setup::run_simulator(&bind, port, secrets).await,
+        Cmd::Playbook {
+            command: PlaybookCmd::List { engine },
+        } => {
+            let env = setup::build(&engine).await?;
+            let lib = env.engine.library();
+            let mut names: Vec<(&str, &str, usize, &str)> = lib
+                .playbooks()
+                .map(|p| {
+                    (
+                        p.id.as_str(),
+                        p.name.as_str(),
+                        p.tasks.len(),
+                        p.file.as_str(),
+                    )
+                })
+                .collect();
+            names.sort();
+            for (id, name, tasks, file) in names {
+                if id == name {
+                    outln!("{name}  ({tasks} tasks)  {file}");
+                } else {
+                    outln!("{name}  [id: {id}]  ({tasks} tasks)  {file}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Playbook {
+            command:
+                PlaybookCmd::Run {
+                    playbook,
+                    incident,
+                    context,
+                    inputs,
+                    complete,
+                    auto_complete,
+                    max_task_executions,
+                    json,
+                    engine,
+                },
+        } => {
+            let args = playbook_cmd::RunArgs {
+                playbook,
+                incident: incident.map(|p| read_json(&p, "incident")).transpose()?,
+                context: context.map(|p| read_json(&p, "context")).transpose()?,
+                inputs,
+                complete,
+                auto_complete,
+                max_task_executions,
+                json,
+            };
+            playbook_cmd::run(args, &engine).await
+        }
+        Cmd::Signl4Sim {
+            port,
+            bind,
+            secrets,
+        } => setup::run_simulator(&bind, port, secrets).await,
+        Cmd::Console { args, engine } => console_cmd::run(args, &engine).await,
+        Cmd::Test { args, engine } => test_cmd::run(args, &engine).await,
+        Cmd::Serve { args, engine } => serve::run(args, &engine).await,
     }
 }
 
 fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
     let loaded = if paths.is_empty() {
-        let dirs: Vec<PathBuf> =
-            ["integrations", "playbooks"].iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
+        let dirs: Vec<PathBuf> = ["integrations", "playbooks"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .collect();
         if dirs.is_empty() {
-            bail!("no integrations/ or playbooks/ folder here: give the files or folders to validate");
+            bail!(
+                "no integrations/ or playbooks/ folder here: give the files or folders to validate"
+            );
         }
         content::load_paths(&dirs)?
     } else {
@@ -175,25 +362,37 @@ fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
         let e = diags.iter().filter(|d| d.is_error()).count();
         errors += e;
         warnings += diags.len() - e;
-        let status = if e > 0 { "error" } else if diags.is_empty() { "ok" } else { "warn" };
-        println!("{status:<5} {file}  {summary}");
+        let status = if e > 0 {
+            "error"
+        } else if diags.is_empty() {
+            "ok"
+        } else {
+            "warn"
+        };
+        outln!("{status:<5} {file}  {summary}");
         for d in diags {
-            println!("      {d}");
+            outln!("      {d}");
         }
     }
-    println!(
+    outln!(
         "{} files: {} integrations, {} scripts, {} playbooks; {errors} errors, {warnings} warnings",
         report.files.len(),
         report.integrations,
         report.scripts,
         report.playbooks
     );
-    Ok(if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn read_json(path: &PathBuf, what: &str) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{what} file {} is not valid JSON", path.display()))
+pub(crate) fn read_json(path: &PathBuf, what: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{what} file {} is not valid JSON", path.display()))
 }
 
 async fn run_lines(
@@ -208,7 +407,10 @@ async fn run_lines(
         Some(p) => read_json(&p, "incident")?,
         None => Value::Object(Default::default()),
     };
-    let id = incident.get("id").map(xsoar_context::to_display_string).unwrap_or_else(|| "1".into());
+    let id = incident
+        .get("id")
+        .map(xsoar_context::to_display_string)
+        .unwrap_or_else(|| "1".into());
     let mut inv = Investigation::new(id, incident);
     if let Some(p) = context {
         let ctx = read_json(&p, "context")?;
@@ -217,21 +419,23 @@ async fn run_lines(
         }
         inv.context = ctx;
     }
-    let style = render::Style { color: !json && std::io::stdout().is_terminal() };
+    let style = render::Style {
+        color: !json && std::io::stdout().is_terminal(),
+    };
     let mut failed = false;
     for line in &lines {
         let outcome = env.engine.execute_line(&mut inv, line).await;
         failed |= outcome.status != xsoar_engine::InvokeStatus::Ok;
         if !json {
             if outcome.echo.is_some() {
-                println!("{}", style.bold(&format!("» {}", line.trim())));
+                outln!("{}", style.bold(&format!("» {}", line.trim())));
             }
             for id in &outcome.results {
                 if let Some(e) = inv.entry(id) {
-                    print!("{}", render::entry(e, style));
+                    out!("{}", render::entry(e, style));
                 }
             }
-            println!();
+            outln!();
         }
     }
     if json {
@@ -242,14 +446,18 @@ async fn run_lines(
             "incident": inv.incident,
             "simulator": env.simulator.as_ref().map(|s| s.alerts_json()),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!("{}", style.bold("Context:"));
-        println!("{}", serde_json::to_string_pretty(&inv.context)?);
-        if let Some(sim) = env.simulator.as_ref().filter(|_| inv.entries.iter().any(|e| e.simulated)) {
+        outln!("{}", style.bold("Context:"));
+        outln!("{}", serde_json::to_string_pretty(&inv.context)?);
+        if let Some(sim) = env
+            .simulator
+            .as_ref()
+            .filter(|_| inv.entries.iter().any(|e| e.simulated))
+        {
             let summary = sim.summary();
             if !summary.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     style.bold(&format!(
                         "SIGNL4 simulator ({}; no SIGNL4 instance is configured) now holds:",
@@ -257,10 +465,14 @@ async fn run_lines(
                     ))
                 );
                 for s in summary {
-                    println!("  {s}");
+                    outln!("  {s}");
                 }
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -69,7 +69,11 @@ pub fn entry(e: &Entry, style: Style) -> String {
     };
     for line in body.lines() {
         out.push_str("  ");
-        out.push_str(&if e.is_error() { style.red(line) } else { line.to_owned() });
+        out.push_str(&if e.is_error() {
+            style.red(line)
+        } else {
+            line.to_owned()
+        });
         out.push('\n');
     }
     out
@@ -116,13 +120,17 @@ fn cells(line: &str) -> Vec<String> {
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' if matches!(chars.peek(), Some('|') | Some('`')) => cur.push(chars.next().unwrap_or(c)),
+            '\\' if matches!(chars.peek(), Some('|') | Some('`')) => {
+                cur.push(chars.next().unwrap_or(c))
+            }
             '|' => out.push(std::mem::take(&mut cur)),
             c => cur.push(c),
         }
     }
     out.push(cur);
-    out.into_iter().map(|c| c.trim().replace("<br>", "\n")).collect()
+    out.into_iter()
+        .map(|c| c.trim().replace("<br>", "\n"))
+        .collect()
 }
 
 fn table(rows: &[Vec<String>], style: Style) -> String {
@@ -169,7 +177,13 @@ mod tests {
     #[test]
     fn tables_are_aligned() {
         let s = Style { color: false };
-        let out = markdown("### SIGNL4 alert created\n|eventId|x|\n|---|---|\n| e-1 | a\\|b<br>c |\n", s);
-        assert_eq!(out, "SIGNL4 alert created\neventId  x\n----------\ne-1      a|b\n         c\n");
+        let out = markdown(
+            "### SIGNL4 alert created\n|eventId|x|\n|---|---|\n| e-1 | a\\|b<br>c |\n",
+            s,
+        );
+        assert_eq!(
+            out,
+            "SIGNL4 alert created\neventId  x\n----------\ne-1      a|b\n         c\n"
+        );
     }
 }

@@ -68,7 +68,11 @@ pub const SIM_INSTANCE: &str = "signl4-simulator";
 
 /// Load content, register connectors, configure instances.
 pub async fn build(opts: &EngineOpts) -> Result<Env> {
-    let clock: Arc<dyn Clock> = if opts.virtual_clock { VirtualClock::starting_at(SystemTime::now()) } else { Arc::new(SystemClock) };
+    let clock: Arc<dyn Clock> = if opts.virtual_clock {
+        VirtualClock::starting_at(SystemTime::now())
+    } else {
+        Arc::new(SystemClock)
+    };
     let engine = Arc::new(Engine::new(clock, EngineOptions::default()));
     let mut loaded = content::load_defaults()?;
     if !opts.content.is_empty() {
@@ -102,7 +106,13 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
         params.insert("url".into(), serde_json::Value::String(handle.url()));
         params.insert("secret".into(), serde_json::json!({"identifier": "", "password": xsoar_signl4::sim::DEFAULT_SIM_SECRET}));
         params.insert("proxy".into(), serde_json::Value::Bool(false));
-        specs.push(InstanceSpec { name: SIM_INSTANCE.into(), brand: "SIGNL4".into(), enabled: true, params, simulated: true });
+        specs.push(InstanceSpec {
+            name: SIM_INSTANCE.into(),
+            brand: "SIGNL4".into(),
+            enabled: true,
+            params,
+            simulated: true,
+        });
         simulator = Some(EmbeddedSimulator { handle });
     }
     engine.set_instances(specs);
@@ -125,7 +135,12 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
             lib.add(item.clone());
         }
     }
-    let mut report = Report { files: Vec::new(), integrations: 0, scripts: 0, playbooks: 0 };
+    let mut report = Report {
+        files: Vec::new(),
+        integrations: 0,
+        scripts: 0,
+        playbooks: 0,
+    };
     for f in loaded {
         let mut diags = f.diagnostics.clone();
         let summary = match &f.item {
@@ -156,13 +171,87 @@ pub async fn run_simulator(bind: &str, port: u16, secrets: Vec<String>) -> Resul
     if !secrets.is_empty() {
         config.secrets = secrets;
     }
-    let addr = format!("{bind}:{port}").parse().map_err(|e| anyhow::anyhow!("invalid address {bind}:{port}: {e}"))?;
+    let addr = format!("{bind}:{port}")
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid address {bind}:{port}: {e}"))?;
     let sim = xsoar_signl4::sim::Simulator::new(config);
     let handle = xsoar_signl4::sim::spawn(sim, addr).await?;
-    println!("SIGNL4 simulator listening on {}", handle.url());
-    println!("  webhook: POST {}/webhook/<secret>   alerts: GET {}/alerts", handle.url(), handle.url());
+    outln!("SIGNL4 simulator listening on {}", handle.url());
+    outln!(
+        "  webhook: POST {}/webhook/<secret>   alerts: GET {}/alerts",
+        handle.url(),
+        handle.url()
+    );
     if tokio::signal::ctrl_c().await.is_err() {
         bail!("cannot wait for Ctrl-C");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `xsoar-emu test` builds one engine per test playbook from.
+pub struct TestEnv {
+    pub library: Library,
+    pub instances: Vec<InstanceSpec>,
+    pub factories: Vec<Arc<dyn xsoar_connector::ConnectorFactory>>,
+    /// The embedded SIGNL4 simulator, when one was started (recording only).
+    pub simulator: Option<EmbeddedSimulator>,
+}
+
+/// Content, connectors and instances for test runs. Content is the usual default content,
+/// `--content` and `extra` (the test paths). The embedded SIGNL4 simulator is started only
+/// when `start_simulator` (recording), no SIGNL4 instance is configured and `--no-simulator`
+/// is not given: a mocked test run opens no socket. Engines are built per test, each on its
+/// own virtual clock, by the test runner.
+pub async fn build_test_env(
+    opts: &EngineOpts,
+    extra: Vec<ContentItem>,
+    start_simulator: bool,
+) -> Result<TestEnv> {
+    let mut loaded = content::load_defaults()?;
+    if !opts.content.is_empty() {
+        loaded.extend(content::load_paths(&opts.content)?);
+    }
+    let mut library = Library::new();
+    for f in loaded {
+        let errors: Vec<&Diagnostic> = f.diagnostics.iter().filter(|d| d.is_error()).collect();
+        if !errors.is_empty() {
+            for d in errors {
+                eprintln!("warning: skipped {}: {d}", f.path);
+            }
+            continue;
+        }
+        if let Some(item) = f.item {
+            library.add(item);
+        }
+    }
+    for item in extra {
+        library.add(item);
+    }
+    let mut instances = match config::config_path(opts.config.as_deref()) {
+        Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
+        None => Vec::new(),
+    };
+    let mut simulator = None;
+    if start_simulator && !opts.no_simulator && !instances.iter().any(|s| s.brand == "SIGNL4") {
+        let sim = xsoar_signl4::sim::Simulator::new(xsoar_signl4::sim::SimConfig::default());
+        let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse()?).await?;
+        let mut params = serde_json::Map::new();
+        params.insert("url".into(), serde_json::Value::String(handle.url()));
+        params.insert("secret".into(), serde_json::json!({"identifier": "", "password": xsoar_signl4::sim::DEFAULT_SIM_SECRET}));
+        params.insert("proxy".into(), serde_json::Value::Bool(false));
+        instances.push(InstanceSpec {
+            name: SIM_INSTANCE.into(),
+            brand: "SIGNL4".into(),
+            enabled: true,
+            params,
+            simulated: true,
+        });
+        simulator = Some(EmbeddedSimulator { handle });
+    }
+    Ok(TestEnv {
+        library,
+        instances,
+        factories: vec![xsoar_signl4::factory()],
+        simulator,
+    })
 }

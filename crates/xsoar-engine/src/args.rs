@@ -245,7 +245,7 @@ pub fn bind(
                     .find(|v| !a.predefined.iter().any(|p| p == v)),
                 other => {
                     let t = text(other);
-                    (!a.predefined.iter().any(|p| *p == t)).then_some(t)
+                    (!a.predefined.contains(&t)).then_some(t)
                 }
             };
             if let Some(bad) = bad {

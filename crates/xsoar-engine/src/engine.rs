@@ -702,7 +702,7 @@ impl Engine {
                 self.run_on_instance(
                     inv,
                     scope,
-                    &invocation,
+                    invocation,
                     &special,
                     &target,
                     &call_args,

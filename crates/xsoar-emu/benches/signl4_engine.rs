@@ -1,0 +1,156 @@
+//! SIGNL4 through the whole engine, measured against the network round trip it makes.
+//!
+//! `cargo bench -p xsoar-emu --bench signl4_engine`
+//!
+//! 1. `!signl4_alert` through `Engine::execute_line` (parse, bind, dispatch, connector,
+//!    entries, context merge) vs a bare reqwest POST of the same JSON to the same simulator,
+//!    interleaved in blocks so both see the same machine load; the median block ratio is
+//!    reported.
+//! 2. 1,000 concurrent runs of the "SIGNL4 Alert and Close" playbook (manual step completed
+//!    by option) against the simulator: throughput and peak memory (VmHWM).
+
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use xsoar_content::parse_any;
+use xsoar_engine::{
+    Engine, EngineOptions, InstanceSpec, Investigation, RunOptions, RunState, TaskCompletion,
+    VirtualClock,
+};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn engine(url: &str) -> Engine {
+    let engine = Engine::new(VirtualClock::fixed(), EngineOptions::default());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut items = Vec::new();
+    for f in [
+        "integrations/SIGNL4/SIGNL4.yml",
+        "playbooks/SIGNL4_Alert_and_Close.yml",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{f}")).expect("content");
+        items.extend(parse_any(&text, f).0);
+    }
+    engine.add_content(items);
+    engine.register_factory(xsoar_signl4::factory());
+    let mut params = serde_json::Map::new();
+    params.insert("url".into(), json!(url));
+    params.insert(
+        "secret".into(),
+        json!(xsoar_signl4::sim::DEFAULT_SIM_SECRET),
+    );
+    params.insert("proxy".into(), json!(false));
+    engine.set_instances(vec![InstanceSpec {
+        name: "sim".into(),
+        brand: "SIGNL4".into(),
+        enabled: true,
+        params,
+        simulated: true,
+    }]);
+    engine
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let config = xsoar_signl4::sim::SimConfig { quota_per_window: 0, ..Default::default() };
+        let sim = xsoar_signl4::sim::Simulator::new(config);
+        let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator");
+        let url = handle.url();
+        let engine = Arc::new(engine(&url));
+
+        // 1. Engine vs bare POST.
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let webhook = format!("{url}/webhook/{}", xsoar_signl4::sim::DEFAULT_SIM_SECRET);
+        let body = json!({"Title": "x", "Message": "y", "X-S4-ExternalID": null, "X-S4-Status": "new", "X-S4-Service": null,
+            "X-S4-Location": null, "X-S4-AlertingScenario": null, "X-S4-Filtering": null, "X-S4-SourceSystem": "CortexXSOAR"});
+        let mut inv = Investigation::new("1", json!({}));
+        let per_block = 50;
+        let mut ratios = Vec::new();
+        let (mut engine_us, mut bare_us) = (Vec::new(), Vec::new());
+        for block in 0..31 {
+            // A fresh incident per block: each alert adds an element to SIGNL4.AlertCreated, and
+            // a real incident holds a handful, not thousands.
+            inv = Investigation::new("1", json!({}));
+            let t = Instant::now();
+            for _ in 0..per_block {
+                let out = engine.execute_line(&mut inv, "!signl4_alert title=x message=y").await;
+                assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+            }
+            let e = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+            let t = Instant::now();
+            for _ in 0..per_block {
+                let r = client.post(&webhook).json(&body).send().await.expect("post");
+                assert_eq!(r.status().as_u16(), 201);
+                let _ = r.bytes().await;
+            }
+            let b = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+            if block > 0 {
+                engine_us.push(e);
+                bare_us.push(b);
+                ratios.push(e / b);
+            }
+        }
+        println!(
+            "signl4_alert via engine: median {:.1} µs; bare reqwest POST: median {:.1} µs; ratio (median of 30 blocks of {per_block}): {:.3}x",
+            median(engine_us),
+            median(bare_us),
+            median(ratios)
+        );
+
+        // 2. 1,000 concurrent playbook runs.
+        let runs = 1_000;
+        let before = peak_rss_kib();
+        let t = Instant::now();
+        let mut tasks = Vec::with_capacity(runs);
+        for i in 0..runs {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut inv = Investigation::new(format!("{i}"), json!({"id": format!("{i}"), "name": "Disk full", "severity": 3, "details": "db1"}));
+                let opts = RunOptions { completions: vec![TaskCompletion { task: "handled".into(), label: None }], ..RunOptions::default() };
+                let run = engine.run_playbook(&mut inv, "SIGNL4 Alert and Close", None, &opts).await.expect("run");
+                run.state
+            }));
+        }
+        let mut completed = 0;
+        for t in tasks {
+            if t.await.ok() == Some(RunState::Completed) {
+                completed += 1;
+            }
+        }
+        let elapsed = t.elapsed();
+        println!(
+            "{runs} concurrent runs of 'SIGNL4 Alert and Close': {completed} completed in {:.2} s ({:.0} runs/s, {:.0} tasks/s); peak RSS {:.1} MiB (before the runs {:.1} MiB)",
+            elapsed.as_secs_f64(),
+            runs as f64 / elapsed.as_secs_f64(),
+            7.0 * runs as f64 / elapsed.as_secs_f64(),
+            peak_rss_kib() as f64 / 1024.0,
+            before as f64 / 1024.0
+        );
+        assert_eq!(completed, runs);
+        let resolved = handle.simulator().alerts().iter().filter(|a| a.status.as_str() == "resolved").count();
+        println!("simulator: {} alerts, {resolved} resolved", handle.simulator().alerts().len());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    });
+}

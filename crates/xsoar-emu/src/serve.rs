@@ -1,0 +1,268 @@
+//! `xsoar-emu serve`: the XSOAR-compatible REST API, persisted in SQLite.
+//!
+//! The binary's part is everything with side effects: the data directory, the API key (from
+//! `XSOAR_EMU_API_KEY`, or generated once and kept in the data directory), the listening
+//! socket, signals, and re-reading content from disk on `POST /content/reload`. A server that
+//! listens beyond loopback must be given its key explicitly, so a key printed to a terminal
+//! never ends up guarding a reachable port by accident.
+
+use crate::content;
+use crate::setup;
+use crate::EngineOpts;
+use anyhow::{anyhow, bail, Context, Result};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use xsoar_server::{AppState, ReloadFn, ReloadOutcome, ServerConfig};
+use xsoar_store::Store;
+
+/// Environment variable holding the API key.
+pub const KEY_ENV: &str = "XSOAR_EMU_API_KEY";
+/// File (in the data directory) holding a generated key.
+const KEY_FILE: &str = "api-key";
+/// How long a stop waits for running playbooks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Options of `xsoar-emu serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. A non-loopback address needs XSOAR_EMU_API_KEY.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Folder for the database and the generated API key.
+    #[arg(long, default_value = ".xsoar-emu")]
+    pub data_dir: PathBuf,
+    /// Keep everything in memory: nothing is written, everything is gone at exit.
+    #[arg(long)]
+    pub in_memory: bool,
+}
+
+/// Where the API key came from.
+enum KeySource {
+    Env,
+    Stored(PathBuf),
+    Generated(Option<PathBuf>),
+}
+
+fn generate_key() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn write_key(path: &Path, key: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(f, "{key}").with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn api_key(args: &ServeArgs, addr: SocketAddr) -> Result<(String, KeySource)> {
+    if let Ok(k) = std::env::var(KEY_ENV) {
+        let k = k.trim().to_owned();
+        if !k.is_empty() {
+            return Ok((k, KeySource::Env));
+        }
+    }
+    if !addr.ip().is_loopback() {
+        bail!(
+            "listening on {addr} (not a loopback address) needs an explicit API key: set {KEY_ENV}, \
+             for example `export {KEY_ENV}=$(openssl rand -hex 32)`"
+        );
+    }
+    if args.in_memory {
+        return Ok((generate_key(), KeySource::Generated(None)));
+    }
+    let path = args.data_dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => {
+            Ok((text.trim().to_owned(), KeySource::Stored(path)))
+        }
+        Ok(_) => bail!(
+            "{} is empty: delete it to have a new key generated",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = generate_key();
+            write_key(&path, &key)?;
+            Ok((key, KeySource::Generated(Some(path))))
+        }
+        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+async fn resolve(bind: &str) -> Result<SocketAddr> {
+    tokio::net::lookup_host(bind)
+        .await
+        .with_context(|| format!("invalid --bind address '{bind}' (expected HOST:PORT)"))?
+        .next()
+        .ok_or_else(|| anyhow!("--bind address '{bind}' resolves to nothing"))
+}
+
+/// Re-read the default content folders and `--content` paths (files with errors are skipped
+/// and reported).
+fn reload_fn(extra: Vec<PathBuf>) -> ReloadFn {
+    Arc::new(move || {
+        let extra = extra.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut loaded = content::load_defaults().map_err(|e| e.to_string())?;
+                if !extra.is_empty() {
+                    loaded.extend(content::load_paths(&extra).map_err(|e| e.to_string())?);
+                }
+                let mut outcome = ReloadOutcome::default();
+                for f in loaded {
+                    let errors: Vec<String> = f
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.is_error())
+                        .map(ToString::to_string)
+                        .collect();
+                    if !errors.is_empty() {
+                        outcome.problems.extend(errors);
+                        continue;
+                    }
+                    if let Some(item) = f.item {
+                        outcome.items.push(item);
+                    }
+                }
+                Ok(outcome)
+            })
+            .await
+            .map_err(|e| format!("content reload failed: {e}"))?
+        })
+    })
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Run the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> {
+    let addr = resolve(&args.bind).await?;
+    if !args.in_memory {
+        std::fs::create_dir_all(&args.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                args.data_dir.display()
+            )
+        })?;
+    }
+    let (key, source) = api_key(&args, addr)?;
+    let (store, report) = if args.in_memory {
+        Store::open_in_memory()?
+    } else {
+        Store::open(&xsoar_store::db_path(&args.data_dir))?
+    };
+    let env = setup::build(engine_opts).await?;
+    let config = ServerConfig {
+        api_keys: vec![key.clone()],
+        base_instances: env.engine.instance_specs(),
+        reload: Some(reload_fn(engine_opts.content.clone())),
+        run_options: xsoar_engine::RunOptions::default(),
+        user: "admin".into(),
+    };
+    let state = AppState::new(env.engine.clone(), store.clone(), config)
+        .await
+        .context("cannot start the server")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr().unwrap_or(addr);
+    let shown = if local.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], local.port()))
+    } else {
+        local
+    };
+    let base_url = format!("http://{shown}");
+
+    outln!("xsoar-emu server listening on http://{local}");
+    if args.in_memory {
+        outln!("  data: in memory (nothing is kept after exit)");
+    } else {
+        outln!(
+            "  data: {} (schema version {})",
+            store.location(),
+            report.version
+        );
+    }
+    if report.interrupted_runs > 0 {
+        outln!(
+            "  {} playbook run(s) were interrupted by the last stop; they report as failed and can be started again",
+            report.interrupted_runs
+        );
+    }
+    outln!("  playground: {}", state.playground_id());
+    if let Some(sim) = &env.simulator {
+        outln!(
+            "  SIGNL4: embedded simulator at {} (no SIGNL4 instance configured)",
+            sim.url()
+        );
+    }
+    match &source {
+        KeySource::Env => outln!("  API key: from {KEY_ENV}"),
+        KeySource::Stored(p) => outln!("  API key: stored in {}", p.display()),
+        KeySource::Generated(stored) => {
+            match stored {
+                Some(p) => outln!(
+                    "A new API key was generated and stored in {} (shown only this once):",
+                    p.display()
+                ),
+                None => outln!("A temporary API key was generated (in-memory server, not stored):"),
+            }
+            outln!("  export DEMISTO_BASE_URL={base_url}");
+            outln!("  export DEMISTO_API_KEY={key}");
+        }
+    }
+
+    let app = xsoar_server::router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await
+        .context("the server failed")?;
+    outln!(
+        "stopping: waiting for running playbooks (up to {}s)",
+        SHUTDOWN_GRACE.as_secs()
+    );
+    let left = state.shutdown(SHUTDOWN_GRACE).await;
+    if left > 0 {
+        outln!("{left} playbook run(s) did not finish; they will be reported as interrupted at the next start");
+    }
+    drop(state);
+    drop(store);
+    drop(env);
+    Ok(ExitCode::SUCCESS)
+}

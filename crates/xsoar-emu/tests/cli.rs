@@ -1,0 +1,383 @@
+//! The binary, driven as a user would: validate, run, instances, playbooks, the embedded and
+//! a standalone SIGNL4 simulator, a config file with a secret from the environment.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn emu(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xsoar-emu"));
+    c.args(args).current_dir(root());
+    c.env_remove("XSOAR_EMU_CONFIG")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("the binary runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn validate_loads_the_project_and_the_corpus() {
+    let (code, out, err) = run(&mut emu(&["validate"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("integrations/SIGNL4/SIGNL4.yml  integration SIGNL4 (2 commands)"),
+        "{out}"
+    );
+    assert!(out.contains("; 0 errors,"), "{out}");
+    let (code, out, err) = run(&mut emu(&["validate", "tests/data/corpus"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("30 files: 8 integrations, 0 scripts, 22 playbooks; 0 errors"),
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_reports_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "id: x\nname: x\nstarttaskid: \"0\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: a}\n").expect("write");
+    let (code, out, _) = run(&mut emu(&["validate", bad.to_str().unwrap_or_default()]));
+    assert_eq!(code, 1, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("bad.yml:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        line.contains("bad.yml:6:1: error: invalid yaml") && line.contains("line 5 column 8"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_set_and_print_with_an_incident() {
+    let (code, out, err) = run(&mut emu(&[
+        "run",
+        r#"!Set key=Host value=`{"name": "ws-01", "ip": "10.0.0.5"}`"#,
+        r#"!Print value="host is ${Host.name} on incident ${incident.name}""#,
+        "--incident",
+        "tests/data/incident.json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("host is ws-01 on incident Disk full on db1"),
+        "{out}"
+    );
+    assert!(out.contains("\"ip\": \"10.0.0.5\""), "{out}");
+}
+
+#[test]
+fn errors_set_the_exit_code() {
+    let (code, out, _) = run(&mut emu(&["run", "!nosuch a=b"]));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("ERROR") && out.contains("Unsupported command or script: nosuch"),
+        "{out}"
+    );
+    let (code, out, _) = run(&mut emu(&["run", "!signl4_alert title=x"]));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("Missing required argument 'message' for command 'signl4_alert'"),
+        "{out}"
+    );
+    let (code, _, err) = run(&mut emu(&[
+        "run",
+        "!Print value=x",
+        "--incident",
+        "no/such/file.json",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no/such/file.json"), "{err}");
+}
+
+#[test]
+fn signl4_alert_and_close_on_the_embedded_simulator() {
+    let (code, out, err) = run(&mut emu(&[
+        "run",
+        r#"!signl4_alert title="Disk full" message="db1 at 95%" s4_external_id=inc-42 s4_alerting_scenario=multi_ack"#,
+        "!signl4_close_alert s4_external_id=inc-42",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    let created = doc["context"]["SIGNL4"]["AlertCreated"]["eventId"]
+        .as_str()
+        .unwrap_or_default();
+    let closed = doc["context"]["SIGNL4"]["AlertClosed"]["eventId"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !created.is_empty() && !closed.is_empty() && created != closed,
+        "{doc}"
+    );
+    let entries = doc["entries"].as_array().cloned().unwrap_or_default();
+    let results: Vec<&Value> = entries.iter().filter(|e| e["brand"] == "SIGNL4").collect();
+    assert_eq!(results.len(), 2);
+    assert!(results
+        .iter()
+        .all(|e| e["simulated"] == true && e["instance"] == "signl4-simulator"));
+    assert_eq!(
+        results[0]["humanReadable"],
+        format!("### SIGNL4 alert created\n|eventId|\n|---|\n| {created} |\n")
+    );
+    let alerts = doc["simulator"].as_array().cloned().unwrap_or_default();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["status"], "resolved");
+    assert_eq!(alerts[0]["externalId"], "inc-42");
+    assert_eq!(alerts[0]["scenario"], "multi_ack");
+    // The human output says the simulator was used.
+    let (code, out, _) = run(&mut emu(&[
+        "run",
+        "!signl4_alert title=x message=y",
+        "!signl4_close s4_external_id=z",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("(embedded SIGNL4 simulator)")
+            && out.contains("SIGNL4 alert created")
+            && out.contains("SIGNL4 alert closed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_simulator_fails_clearly() {
+    let (code, out, _) = run(&mut emu(&[
+        "run",
+        "!signl4_alert title=x message=y",
+        "--no-simulator",
+    ]));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("No enabled integration instance implements 'signl4_alert'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn configured_instance_with_a_secret_from_the_environment() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let secret = "team-s3cret-from-env";
+    let sim =
+        xsoar_signl4::sim::Simulator::new(xsoar_signl4::sim::SimConfig::with_secrets([secret]));
+    let handle = rt
+        .block_on(xsoar_signl4::sim::spawn(
+            sim,
+            "127.0.0.1:0".parse().expect("addr"),
+        ))
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("xsoar-emu.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "instances:\n- name: oncall\n  brand: SIGNL4\n  params:\n    secret: {{env: SIGNL4_SECRET}}\n    url: {}\n    proxy: false\n",
+            handle.url()
+        ),
+    )
+    .expect("config");
+    let cfg = config.to_str().unwrap_or_default();
+    let (code, out, err) = run(emu(&[
+        "run",
+        "!signl4_alert title=Paged message=m s4_external_id=e1",
+        "--json",
+        "--config",
+        cfg,
+    ])
+    .env("SIGNL4_SECRET", secret));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["entries"][1]["instance"], "oncall");
+    assert!(
+        doc["simulator"].is_null(),
+        "no embedded simulator when SIGNL4 is configured"
+    );
+    assert!(!out.contains(secret) && !err.contains(secret));
+    assert_eq!(
+        handle.simulator().alerts_with_external_id("e1").len(),
+        1,
+        "the alert reached the configured service"
+    );
+    let (code, out, _) = run(emu(&["instances", "--config", cfg]).env("SIGNL4_SECRET", secret));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("oncall  brand=SIGNL4  enabled")
+            && out.contains("******")
+            && !out.contains(secret),
+        "{out}"
+    );
+    let (code, out, _) =
+        run(emu(&["test-instance", "oncall", "--config", cfg]).env("SIGNL4_SECRET", secret));
+    assert_eq!((code, out.trim()), (0, "ok"));
+    // A wrong secret: the service answers 404 and the error says what to check, without the secret.
+    let (code, out, _) = run(
+        emu(&["run", "!signl4_alert title=x message=y", "--config", cfg])
+            .env("SIGNL4_SECRET", "wrong-secret"),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("[404]") && !out.contains("wrong-secret"),
+        "{out}"
+    );
+    // The variable missing: a clear start-up error.
+    let (code, _, err) =
+        run(emu(&["run", "!Print value=x", "--config", cfg]).env_remove("SIGNL4_SECRET"));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("environment variable 'SIGNL4_SECRET' is not set"),
+        "{err}"
+    );
+    drop(handle);
+}
+
+#[test]
+fn playbook_run_reports_and_exit_codes() {
+    let pb = "playbooks/SIGNL4_Alert_and_Close.yml";
+    let (code, out, _) = run(&mut emu(&[
+        "playbook",
+        "run",
+        pb,
+        "--incident",
+        "tests/data/incident.json",
+    ]));
+    assert_eq!(code, 3, "waiting for the manual task: {out}");
+    assert!(
+        out.contains("waiting for a manual task") && out.contains("--complete"),
+        "{out}"
+    );
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        pb,
+        "--incident",
+        "tests/data/incident.json",
+        "--complete",
+        "handled",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["run"]["state"], "completed");
+    let tasks = doc["run"]["root"]["tasks"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let states: Vec<(String, String)> = tasks
+        .iter()
+        .map(|(k, t)| {
+            (
+                k.clone(),
+                t["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("0", "Completed"),
+            ("1", "Completed"),
+            ("2", "Completed"),
+            ("3", "Completed"),
+            ("4", "Completed"),
+            ("5", "Completed"),
+            ("6", "Completed"),
+            ("7", "NotExecuted")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(doc["simulator"][0]["status"], "resolved");
+    let (code, out, _) = run(&mut emu(&[
+        "playbook",
+        "run",
+        "SIGNL4 Page On-Call Teams",
+        "--incident",
+        "tests/data/incident.json",
+        "--virtual-clock",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Paged ops,dba with the multi_ack scenario"),
+        "{out}"
+    );
+    let (code, _, err) = run(&mut emu(&["playbook", "run", "No Such Playbook"]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("playbook 'No Such Playbook' is not loaded"),
+        "{err}"
+    );
+}
+
+/// ARCHITECTURE.md invariant 1: the engine crates do no IO, so they never depend on an HTTP,
+/// database or async-runtime crate.
+#[test]
+fn engine_crates_depend_on_no_io_crate() {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    for name in [
+        "xsoar-engine",
+        "xsoar-context",
+        "xsoar-content",
+        "xsoar-connector",
+    ] {
+        let pkg = packages
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in metadata"));
+        let deps: Vec<&str> = pkg["dependencies"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter(|d| d["kind"].is_null())
+                    .filter_map(|d| d["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for forbidden in [
+            "reqwest",
+            "axum",
+            "hyper",
+            "rusqlite",
+            "tokio",
+            "xsoar-signl4",
+            "xsoar-store",
+            "xsoar-server",
+        ] {
+            assert!(!deps.contains(&forbidden), "{name} depends on {forbidden}");
+        }
+    }
+}

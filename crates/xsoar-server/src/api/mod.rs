@@ -1,0 +1,9 @@
+//! Request handlers, one module per area of the API.
+
+pub mod auth;
+pub mod content;
+pub mod incidents;
+pub mod integrations;
+pub mod playbooks;
+pub mod system;
+pub mod war_room;

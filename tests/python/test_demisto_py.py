@@ -1,0 +1,75 @@
+"""Typed demisto-py calls: the generated models must deserialize what the server sends."""
+
+import ast
+import os
+
+import demisto_client
+from demisto_client.demisto_api import models
+
+
+def test_search_investigations_finds_the_playground(api, playground):
+    res = api.search_investigations(filter={"filter": {"type": [9], "page": 0}})
+    assert isinstance(res, models.InvestigationSearchResponse)
+    assert res.data[0].creating_user_id == "admin"
+    assert playground.endswith("-playground")
+    assert res.data[0].created.year >= 2025
+
+
+def test_entries_context_and_download(api, playground, tmp_path):
+    entries = api.investigation_add_entries_sync(
+        update_entry={"investigationId": playground, "data": '!signl4_alert title=py message=m debug-mode="true"'}
+    )
+    assert [type(e) for e in entries] == [models.Entry, models.Entry]
+    result, debug = entries
+    assert result.type == 1
+    assert result.contents.startswith("### SIGNL4 alert created")
+    assert debug.type == 16
+    assert debug.file == "signl4_alert-debug.log"
+
+    os.chdir(tmp_path)
+    path = api.download_file(debug.id)
+    with open(path) as f:
+        log = f.read()
+    assert log.startswith("Executed: signl4_alert\n")
+    event_id = result.contents.strip().splitlines()[-1].strip("| ")
+    assert f'{{"eventId":"{event_id}"}}' in log
+
+    # What `demisto-sdk run` does: the default response type, then literal_eval.
+    body, status, _ = api.generic_request(f"/investigation/{playground}/context", "POST", body={"query": "${.}"})
+    assert status == 200
+    alerts = ast.literal_eval(body)["SIGNL4"]["AlertCreated"]
+    alerts = alerts if isinstance(alerts, list) else [alerts]
+    assert {"eventId": event_id} in alerts
+    value, _, _ = api.generic_request(
+        f"/investigation/{playground}/context",
+        "POST",
+        body={"query": "${SIGNL4.AlertCreated(val.eventId == '" + event_id + "').eventId}"},
+        response_type="object",
+    )
+    assert value == event_id
+
+    note = api.investigation_add_entry_handler(update_entry={"investigationId": playground, "data": "from demisto-py"})
+    assert isinstance(note, models.Entry)
+    assert note.contents == "from demisto-py"
+
+
+def test_incidents_are_created_and_searched(api):
+    inc = api.create_incident(
+        create_incident_request=demisto_client.demisto_api.CreateIncidentRequest(
+            name="py incident", severity=2, create_investigation=True
+        )
+    )
+    assert isinstance(inc, models.IncidentWrapper)
+    assert inc.status == 1
+    req = demisto_client.demisto_api.SearchIncidentsData(filter={"query": f"id: {inc.id}"})
+    found = api.search_incidents(filter=req)
+    assert found.total == 1
+    assert found.data[0].name == "py incident"
+    assert found.data[0].investigation_id == inc.id
+    assert found.data[0].closed.year == 1
+    typed = api.search_incidents(
+        filter=demisto_client.demisto_api.SearchIncidentsData(
+            filter=demisto_client.demisto_api.IncidentFilter(id=[inc.id], page=0, size=50)
+        )
+    )
+    assert [i.id for i in typed.data] == [inc.id]

@@ -1,0 +1,52 @@
+"""`demisto-sdk run-playbook` and `upload`: content goes up, playbooks run to an end state."""
+
+
+def test_a_completing_playbook(sdk):
+    r = sdk("run-playbook", "-p", "SIGNL4 Page On-Call Teams", "-w", "-t", "60")
+    assert "The playbook: SIGNL4 Page On-Call Teams was triggered successfully." in r.stdout, r
+    assert "The playbook SIGNL4 Page On-Call Teams has completed its run successfully" in r.stdout, r
+
+
+def test_an_uploaded_playbook_runs_to_completion(sdk, pack):
+    up = sdk("upload", "-i", str(pack / "Playbooks" / "playbook-Emu_Completing.yml"))
+    assert "SUCCESSFUL UPLOADS" in up.output, up
+    assert "playbook-Emu_Completing.yml" in up.output, up
+    assert "FAILED UPLOADS" not in up.output, up
+    r = sdk("run-playbook", "-p", "Emu Completing", "-w", "-t", "60")
+    assert "The playbook Emu Completing has completed its run successfully" in r.stdout, r
+
+
+def test_a_failing_playbook(sdk, pack):
+    up = sdk("upload", "-i", str(pack / "Playbooks" / "playbook-Emu_Failing.yml"))
+    assert "SUCCESSFUL UPLOADS" in up.output, up
+    r = sdk("run-playbook", "-p", "Emu Failing", "-w", "-t", "60")
+    assert "The playbook: Emu Failing was triggered successfully." in r.stdout, r
+    assert "The playbook finished running with status: failed" in r.stdout, r
+
+
+def test_a_missing_playbook_is_refused(sdk):
+    r = sdk("run-playbook", "-p", "missing-playbook")
+    assert "playbook-id missing-playbook does not exist." in r.output, r
+
+
+def test_an_integration_upload(sdk, pack, api):
+    r = sdk("upload", "-i", str(pack / "Integrations" / "EmuEcho"))
+    assert "SUCCESSFUL UPLOADS" in r.output, r
+    assert "EmuEcho.yml" in r.output, r
+    assert "FAILED UPLOADS" not in r.output, r
+    res = api.generic_request("/settings/integration/search", "POST", body={}, response_type="object")
+    configs = {c["id"]: c for c in res[0]["configurations"]}
+    # The SDK marks community content in the display name when it unifies the integration.
+    assert configs["EmuEcho"]["display"].startswith("Emu Echo")
+    assert [c["name"] for c in configs["EmuEcho"]["configuration"]] == ["token", "proxy"]
+
+
+def test_a_pack_upload(sdk, pack, api):
+    r = sdk("upload", "-i", str(pack), "--override-existing")
+    assert "SUCCESSFUL UPLOADS" in r.output, r
+    assert "FAILED UPLOADS" not in r.output, r
+    installed = api.generic_request("/contentpacks/metadata/installed", "GET", response_type="object")[0]
+    assert [p["name"] for p in installed] == ["EmuTest"]
+    assert installed[0]["currentVersion"] == "1.0.0"
+    playbook = api.generic_request("/playbook/Emu%20Failing", "GET", response_type="object")[0]
+    assert playbook["name"] == "Emu Failing"
