@@ -53,28 +53,33 @@ pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) ->
         out.push_str("**No entries.**\n");
         return out;
     }
+    use std::borrow::Cow;
     let mut headers = opts.headers.clone();
-    let mut t = t.clone();
+    let mut t = t;
     if headers.is_none() {
-        if let Value::Object(map) = &t {
+        if let Value::Object(map) = t {
             if map.len() == 1 {
-                let (k, v) = map.iter().next().expect("one key");
-                headers = Some(vec![k.clone()]);
-                t = v.clone();
+                if let Some((k, v)) = map.iter().next() {
+                    headers = Some(vec![k.clone()]);
+                    t = v;
+                }
             }
         }
     }
-    let rows_in: Vec<Value> = match t {
-        Value::Array(items) => items,
+    let rows_in: Vec<&Value> = match t {
+        Value::Array(items) => items.iter().collect(),
         other => vec![other],
     };
     let first_is_object = matches!(rows_in.first(), Some(Value::Object(_)));
-    let rows: Vec<Map<String, Value>> = if first_is_object {
+    let rows: Vec<Cow<'_, Map<String, Value>>> = if first_is_object {
         rows_in
             .into_iter()
             .map(|r| match r {
-                Value::Object(m) => m,
-                other => single(headers.as_ref().and_then(|h| h.first()), other),
+                Value::Object(m) => Cow::Borrowed(m),
+                other => Cow::Owned(single(
+                    headers.as_ref().and_then(|h| h.first()),
+                    other.clone(),
+                )),
             })
             .collect()
     } else {
@@ -83,7 +88,10 @@ pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) ->
                 "{out}Missing headers param for tableToMarkdown. Example: headers=['Some Header']\n"
             );
         };
-        rows_in.into_iter().map(|v| single(Some(h), v)).collect()
+        rows_in
+            .into_iter()
+            .map(|v| Cow::Owned(single(Some(h), v.clone())))
+            .collect()
     };
     let mut headers = headers.unwrap_or_else(|| {
         let mut keys: Vec<String> = rows
@@ -242,12 +250,26 @@ fn py_str_repr(s: &str) -> String {
     out
 }
 
-/// Minimal markdown escaping of a cell or header.
+/// Minimal markdown escaping of a cell or header: newlines become `<br>`, `|` and `` ` ``
+/// are backslash-escaped. One pass; no allocation beyond the result.
 fn escape(s: &str) -> String {
-    s.replace("\r\n", "<br>")
-        .replace(['\r', '\n'], "<br>")
-        .replace('|', "\\|")
-        .replace('`', "\\`")
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("<br>");
+            }
+            '\n' => out.push_str("<br>"),
+            '|' => out.push_str("\\|"),
+            '`' => out.push_str("\\`"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

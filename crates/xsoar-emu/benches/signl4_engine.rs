@@ -85,14 +85,13 @@ fn main() {
         let webhook = format!("{url}/webhook/{}", xsoar_signl4::sim::DEFAULT_SIM_SECRET);
         let body = json!({"Title": "x", "Message": "y", "X-S4-ExternalID": null, "X-S4-Status": "new", "X-S4-Service": null,
             "X-S4-Location": null, "X-S4-AlertingScenario": null, "X-S4-Filtering": null, "X-S4-SourceSystem": "CortexXSOAR"});
-        let mut inv = Investigation::new("1", json!({}));
         let per_block = 50;
         let mut ratios = Vec::new();
         let (mut engine_us, mut bare_us) = (Vec::new(), Vec::new());
         for block in 0..31 {
             // A fresh incident per block: each alert adds an element to SIGNL4.AlertCreated, and
             // a real incident holds a handful, not thousands.
-            inv = Investigation::new("1", json!({}));
+            let mut inv = Investigation::new("1", json!({}));
             let t = Instant::now();
             for _ in 0..per_block {
                 let out = engine.execute_line(&mut inv, "!signl4_alert title=x message=y").await;

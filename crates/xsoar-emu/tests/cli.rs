@@ -381,3 +381,27 @@ fn engine_crates_depend_on_no_io_crate() {
         }
     }
 }
+
+#[test]
+fn the_official_pack_yaml_dispatches_to_the_same_connector() {
+    let (code, out, err) = run(&mut emu(&[
+        "run",
+        "-C",
+        "tests/data/corpus/integrations/SIGNL4.yml",
+        "!signl4_alert title=x message=y s4_external_id=pack-1 s4_filtering=true",
+        "!signl4_close s4_external_id=pack-1",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert!(
+        doc["context"]["SIGNL4"]["AlertCreated"]["eventId"].is_string(),
+        "{doc}"
+    );
+    assert!(
+        doc["context"]["SIGNL4"]["AlertClosed"]["eventId"].is_string(),
+        "{doc}"
+    );
+    assert_eq!(doc["simulator"][0]["status"], "resolved");
+    assert_eq!(doc["simulator"][0]["filtering"], true);
+}
