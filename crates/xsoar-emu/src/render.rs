@@ -183,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            "SIGNL4 alert created\neventId  x\n----------\ne-1      a|b\n         c\n"
+            "SIGNL4 alert created\neventId  x\n------------\ne-1      a|b\n         c\n"
         );
     }
 }

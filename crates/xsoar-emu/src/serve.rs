@@ -70,12 +70,17 @@ fn write_key(path: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
-fn api_key(args: &ServeArgs, addr: SocketAddr) -> Result<(String, KeySource)> {
-    if let Ok(k) = std::env::var(KEY_ENV) {
-        let k = k.trim().to_owned();
-        if !k.is_empty() {
-            return Ok((k, KeySource::Env));
-        }
+/// The key: `env_key` (the value of XSOAR_EMU_API_KEY), else the stored one, else a new one.
+fn api_key(
+    args: &ServeArgs,
+    addr: SocketAddr,
+    env_key: Option<String>,
+) -> Result<(String, KeySource)> {
+    if let Some(k) = env_key
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+    {
+        return Ok((k, KeySource::Env));
     }
     if !addr.ip().is_loopback() {
         bail!(
@@ -96,12 +101,18 @@ fn api_key(args: &ServeArgs, addr: SocketAddr) -> Result<(String, KeySource)> {
             path.display()
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_data_dir(&args.data_dir)?;
             let key = generate_key();
             write_key(&path, &key)?;
             Ok((key, KeySource::Generated(Some(path))))
         }
         Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
     }
+}
+
+fn create_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 async fn resolve(bind: &str) -> Result<SocketAddr> {
@@ -173,15 +184,10 @@ async fn stop_signal() {
 /// Run the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> {
     let addr = resolve(&args.bind).await?;
+    let (key, source) = api_key(&args, addr, std::env::var(KEY_ENV).ok())?;
     if !args.in_memory {
-        std::fs::create_dir_all(&args.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                args.data_dir.display()
-            )
-        })?;
+        create_data_dir(&args.data_dir)?;
     }
-    let (key, source) = api_key(&args, addr)?;
     let (store, report) = if args.in_memory {
         Store::open_in_memory()?
     } else {
@@ -265,4 +271,66 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
     drop(store);
     drop(env);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dir: &Path, in_memory: bool) -> ServeArgs {
+        ServeArgs {
+            bind: "127.0.0.1:0".into(),
+            data_dir: dir.to_path_buf(),
+            in_memory,
+        }
+    }
+
+    fn local() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+
+    #[test]
+    fn a_key_is_generated_once_and_then_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (first, source) = api_key(&args(dir.path(), false), local(), None).expect("key");
+        assert!(matches!(source, KeySource::Generated(Some(_))));
+        assert_eq!(first.len(), 64);
+        assert!(first.chars().all(|c| c.is_ascii_hexdigit()));
+        let (again, source) = api_key(&args(dir.path(), false), local(), None).expect("key");
+        assert_eq!(again, first);
+        assert!(matches!(source, KeySource::Stored(_)));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .expect("key file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn the_environment_wins_and_memory_servers_store_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (k, source) =
+            api_key(&args(dir.path(), false), local(), Some(" k1 ".into())).expect("key");
+        assert_eq!(k, "k1");
+        assert!(matches!(source, KeySource::Env));
+        let (_, source) = api_key(&args(dir.path(), true), local(), None).expect("key");
+        assert!(matches!(source, KeySource::Generated(None)));
+        assert!(!dir.path().join(KEY_FILE).exists());
+    }
+
+    #[test]
+    fn listening_beyond_loopback_needs_an_explicit_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let any = SocketAddr::from(([0, 0, 0, 0], 8080));
+        let err = api_key(&args(dir.path(), false), any, None)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.starts_with("listening on 0.0.0.0:8080 (not a loopback address) needs an explicit API key: set XSOAR_EMU_API_KEY"), "{err}");
+        assert!(api_key(&args(dir.path(), false), any, Some("k".into())).is_ok());
+    }
 }

@@ -96,7 +96,12 @@ fn the_signl4_suite_passes_with_its_mocks() {
     assert!(out.contains(", virtual 14s)"), "{out}");
 
     let xml = read(&junit);
-    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"xsoar-emu test\" tests=\"5\" failures=\"0\" errors=\"0\""), "{xml}");
+    assert!(
+        xml.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"xsoar-emu test\" package=\"xsoar-emu test\" id=\"0\" tests=\"5\" failures=\"0\" errors=\"0\" skipped=\"0\" time=\""
+        ),
+        "{xml}"
+    );
     assert_eq!(xml.matches("<testcase ").count(), 5);
     assert!(!xml.contains("<failure"));
     assert!(

@@ -19,6 +19,10 @@ use xsoar_engine::{Clock, Engine, EngineOptions, InstanceSpec};
 use xsoar_server::{AppState, ServerConfig};
 use xsoar_store::Store;
 
+// The allocator of the xsoar-emu binary, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const KEY: &str = "bench-key";
 
 #[derive(Debug)]

@@ -32,7 +32,7 @@ use xsoar_engine::{
     Engine, Entry, InstanceSpec, Investigation, RunOptions, TaskCompletion, TaskState,
 };
 use xsoar_store::{
-    Commit, IncidentRecord, InvestigationRecord, RunRecord, RunStatus, Store, StoreError,
+    Commit, IncidentRecord, InvestigationRecord, JsonText, RunRecord, RunStatus, Store, StoreError,
     StoredInstance,
 };
 
@@ -515,7 +515,7 @@ impl AppState {
             .get(st.persisted_entries..)
             .map(<[Entry]>::to_vec)
             .unwrap_or_default();
-        commit.context = Some(st.inv.context.clone());
+        commit.context = Some(JsonText::encode(&st.inv.context).map_err(ApiError::internal)?);
         if st.inv.incident != st.persisted_incident {
             let now = self.now();
             if let Value::Object(o) = &mut st.inv.incident {

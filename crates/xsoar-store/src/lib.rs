@@ -26,8 +26,8 @@ mod records;
 pub mod schema;
 
 pub use records::{
-    entry_seq, Commit, ContentRecord, IncidentRecord, InvestigationRecord, LoadedInvestigation,
-    RunRecord, RunStatus, Snapshot, StoredInstance,
+    entry_seq, Commit, ContentRecord, IncidentRecord, InvestigationRecord, JsonText,
+    LoadedInvestigation, RunRecord, RunStatus, Snapshot, StoredInstance,
 };
 
 use records::EntryRow;
@@ -275,10 +275,10 @@ impl Store {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn: &Connection| {
             let result = (|| {
-                conn.execute_batch("SAVEPOINT job")?;
+                conn.prepare_cached("SAVEPOINT job")?.execute([])?;
                 match f(conn) {
                     Ok(v) => {
-                        conn.execute_batch("RELEASE job")?;
+                        conn.prepare_cached("RELEASE job")?.execute([])?;
                         Ok(v)
                     }
                     Err(e) => {
@@ -381,11 +381,7 @@ impl Store {
             let seq = entry_seq(&e.id).ok_or_else(|| StoreError::BadEntryId(e.id.clone()))?;
             entries.push((seq, e.entry_type, encode("entry", e)?));
         }
-        let context = commit
-            .context
-            .as_ref()
-            .map(|c| encode("context", c))
-            .transpose()?;
+        let context = commit.context.map(|c| c.0);
         let incident = commit
             .incident
             .as_ref()
@@ -395,9 +391,8 @@ impl Store {
         let files = commit.files;
         self.call(move |conn| {
             let exists: Option<i64> = conn
-                .query_row("SELECT 1 FROM investigations WHERE id = ?1", [&inv], |r| {
-                    r.get(0)
-                })
+                .prepare_cached("SELECT 1 FROM investigations WHERE id = ?1")?
+                .query_row([&inv], |r| r.get(0))
                 .optional()?;
             if exists.is_none() {
                 return Err(StoreError::NoInvestigation(inv));

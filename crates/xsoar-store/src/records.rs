@@ -169,8 +169,9 @@ pub struct Commit {
     pub investigation_id: String,
     /// New (or rewritten) entries.
     pub entries: Vec<Entry>,
-    /// The context after the command, when it may have changed.
-    pub context: Option<Value>,
+    /// The context after the command, when it may have changed (encoded by the caller, so
+    /// a large context is neither cloned nor encoded on the writer thread).
+    pub context: Option<JsonText>,
     /// The incident after the command, when it changed.
     pub incident: Option<Value>,
     /// New stored files (file id, bytes).
@@ -186,6 +187,27 @@ impl Commit {
             investigation_id: investigation_id.into(),
             ..Self::default()
         }
+    }
+}
+
+/// A value already encoded as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(pub(crate) String);
+
+impl JsonText {
+    /// Encode a value.
+    pub fn encode(v: &Value) -> Result<Self, crate::StoreError> {
+        serde_json::to_string(v)
+            .map(JsonText)
+            .map_err(|e| crate::StoreError::Encode {
+                what: "context",
+                detail: e.to_string(),
+            })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -4,8 +4,8 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 use xsoar_engine::{Entry, EntryTask, InstanceSpec};
 use xsoar_store::{
-    schema, Commit, ContentRecord, IncidentRecord, InvestigationRecord, RunRecord, RunStatus,
-    Store, StoreError, StoredInstance,
+    schema, Commit, ContentRecord, IncidentRecord, InvestigationRecord, JsonText, RunRecord,
+    RunStatus, Store, StoreError, StoredInstance,
 };
 
 fn entry(inv: &str, seq: usize, kind: i64, contents: Value) -> Entry {
@@ -103,7 +103,8 @@ async fn everything_round_trips_through_a_reopen() {
                 json!({"nested": [1, 2, {"k": "v"}]}),
             ),
         ];
-        commit.context = Some(json!({"A": [{"x": 1}], "B": "two"}));
+        commit.context =
+            Some(JsonText::encode(&json!({"A": [{"x": 1}], "B": "two"})).expect("encode"));
         commit.files = vec![("debug-2".into(), b"Executed: Print\n".to_vec())];
         store.commit(commit).await.expect("commit playground");
 
@@ -458,7 +459,7 @@ async fn crash_child(path: &Path) -> ! {
     for n in 1..=200usize {
         let mut c = Commit::new("c-playground");
         c.entries = vec![entry("c-playground", n, 1, json!(n))];
-        c.context = Some(json!({"n": n}));
+        c.context = Some(JsonText::encode(&json!({"n": n})).expect("encode"));
         store.commit(c).await.expect("commit");
         println!("acked {n}");
     }

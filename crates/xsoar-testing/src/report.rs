@@ -459,35 +459,37 @@ pub struct JunitMeta {
 }
 
 /// JUnit XML: `<testsuites>` with one `<testsuite>`, one `<testcase>` per test playbook, a
-/// `<failure>` holding the failing task and its error. The shape follows the widely used
-/// JUnit schema (Ant/Jenkins/GitLab): every required attribute is present.
+/// `<failure>` holding the failing task and its error.
+///
+/// The document is valid against both schemas CI tools follow: the Ant JUnit schema
+/// (windyroad `JUnit.xsd`: required `properties`, `system-out`, `system-err`, `package` and `id`,
+/// no attributes on `testsuites`, none but `name`/`classname`/`time` on `testcase`) and
+/// Jenkins' `junit-10.xsd`. Totals are on the `<testsuite>`.
 pub fn junit_xml(results: &[TestResult], meta: &JunitMeta) -> String {
     let failures = results.iter().filter(|r| !r.passed).count();
     let total_ms: u64 = results.iter().map(|r| r.duration_ms).sum();
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let name = xml_escape(&meta.name);
+    let hostname = if meta.hostname.trim().is_empty() {
+        "localhost".to_owned()
+    } else {
+        xml_escape(&meta.hostname)
+    };
     let mut x = String::new();
-    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     x.push_str(&format!(
-        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{}\">\n",
-        results.len(),
-        secs(total_ms)
-    ));
-    x.push_str(&format!(
-        "  <testsuite name=\"{name}\" package=\"{name}\" id=\"0\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{}\" timestamp=\"{}\" hostname=\"{}\">\n",
+        "  <testsuite name=\"{name}\" package=\"{name}\" id=\"0\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{}\" timestamp=\"{}\" hostname=\"{hostname}\">\n",
         results.len(),
         secs(total_ms),
         xml_escape(&meta.timestamp),
-        xml_escape(&meta.hostname)
     ));
     x.push_str("    <properties/>\n");
     for r in results {
         x.push_str(&format!(
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\" file=\"{}\">",
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">",
             xml_escape(&r.name),
             xml_escape(&classname(&r.file)),
             secs(r.duration_ms),
-            xml_escape(&r.file)
         ));
         match &r.failure {
             Some(f) => {

@@ -301,7 +301,14 @@ async fn run_case(
     engine.set_hook(Some(hook.clone()));
 
     let fixture = mocks.fixture_for(&case.id, &case.name);
-    let mut inv = Investigation::new("1", Value::Object(fixture.incident.clone()));
+    // The investigation id is the incident's, as on a server (`1` unless the fixture sets one).
+    let inv_id = fixture
+        .incident
+        .get("id")
+        .map(xsoar_context::to_display_string)
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "1".into());
+    let mut inv = Investigation::new(inv_id, Value::Object(fixture.incident.clone()));
     inv.context = Value::Object(fixture.context.clone());
     let opts = RunOptions {
         max_task_executions: config.max_task_executions,

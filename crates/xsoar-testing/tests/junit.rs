@@ -1,6 +1,7 @@
-//! The JUnit report has the shape CI tools read (the Ant/Jenkins JUnit schema): checked
-//! element by element with an XML parser, on a real suite with a failure and names that
-//! need escaping.
+//! The JUnit report has the shape CI tools read: the rules of the Ant JUnit schema
+//! (windyroad `JUnit.xsd`) and of Jenkins' `junit-10.xsd` that concern the elements written,
+//! checked element by element with an XML parser on a real suite with a failure and names
+//! that need escaping (no schema download: the rules are spelled out here).
 
 mod common;
 
@@ -92,6 +93,32 @@ fn is_int(s: &str) -> bool {
     s.parse::<u64>().is_ok()
 }
 
+/// `YYYY-MM-DDTHH:MM:SS`, no time zone (the Ant schema's ISO8601_DATETIME_PATTERN).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Every required attribute present, nothing beyond required and optional ones.
+fn check_attrs(el: &El, required: &[&str], optional: &[&str]) {
+    for r in required {
+        assert!(el.attrs.contains_key(*r), "<{}> lacks {r}", el.name);
+    }
+    for k in el.attrs.keys() {
+        assert!(
+            required.contains(&k.as_str()) || optional.contains(&k.as_str()),
+            "<{}> has attribute {k}, which the schemas do not allow",
+            el.name
+        );
+    }
+}
+
 const WEIRD: &str = r#"
 id: Escapes <&> "quoted" 'x' - Test
 name: Escapes <&> "quoted" 'x' - Test
@@ -128,50 +155,70 @@ async fn the_junit_report_has_the_junit_schema_shape() {
     let root = parse(&xml);
 
     assert_eq!(root.name, "testsuites");
-    assert_eq!(root.attr("tests"), "6");
-    assert_eq!(root.attr("failures"), "1");
-    assert_eq!(root.attr("errors"), "0");
-    assert!(is_decimal(root.attr("time")));
+    assert!(
+        root.attrs.is_empty(),
+        "the Ant schema allows no attribute on <testsuites>"
+    );
     assert_eq!(root.children.len(), 1);
 
     let suite = &root.children[0];
     assert_eq!(suite.name, "testsuite");
-    for required in [
-        "name",
-        "timestamp",
-        "hostname",
-        "tests",
-        "failures",
-        "errors",
-        "time",
-        "id",
-        "package",
-    ] {
-        assert!(
-            suite.attrs.contains_key(required),
-            "testsuite lacks {required}"
-        );
-    }
+    check_attrs(
+        suite,
+        &[
+            "name",
+            "timestamp",
+            "hostname",
+            "tests",
+            "failures",
+            "errors",
+            "time",
+            "package",
+            "id",
+        ],
+        &["skipped"],
+    );
+    assert_eq!(suite.attr("name"), "xsoar-emu test");
+    assert!(is_timestamp(suite.attr("timestamp")));
     assert_eq!(suite.attr("timestamp"), "2025-01-01T00:00:00");
     assert_eq!(suite.attr("hostname"), "ci-runner");
-    assert!(is_int(suite.attr("tests")) && is_int(suite.attr("failures")));
-    assert_eq!(suite.attr("skipped"), "0");
+    assert_eq!(suite.attr("id"), "0");
+    for n in ["tests", "failures", "errors", "skipped"] {
+        assert!(is_int(suite.attr(n)), "{n}");
+    }
+    assert_eq!(suite.attr("tests"), "6");
+    assert_eq!(suite.attr("failures"), "1");
+    assert_eq!(suite.attr("errors"), "0");
     assert!(is_decimal(suite.attr("time")));
-    // Children in schema order: properties, testcase*, system-out, system-err.
+    // Children in the Ant schema's order: properties, testcase*, system-out, system-err.
     let names: Vec<&str> = suite.children.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.first(), Some(&"properties"));
     assert_eq!(&names[names.len() - 2..], ["system-out", "system-err"]);
+    for c in [
+        &suite.children[0],
+        &suite.children[names.len() - 2],
+        &suite.children[names.len() - 1],
+    ] {
+        assert!(c.attrs.is_empty() && c.children.is_empty(), "<{}>", c.name);
+    }
     let cases: Vec<&El> = suite.children[1..suite.children.len() - 2].iter().collect();
     assert!(cases.iter().all(|c| c.name == "testcase"));
     assert_eq!(cases.len().to_string(), suite.attr("tests"));
 
     let mut failures = 0;
     for c in &cases {
-        assert!(!c.attr("name").is_empty());
-        assert!(!c.attr("classname").is_empty());
+        check_attrs(c, &["name", "classname", "time"], &[]);
+        assert!(!c.attr("name").trim().is_empty());
+        assert!(!c.attr("classname").trim().is_empty());
         assert!(is_decimal(c.attr("time")));
+        assert!(
+            c.children.len() <= 1,
+            "at most one of skipped/error/failure"
+        );
         for child in &c.children {
             assert_eq!(child.name, "failure", "only <failure> inside a testcase");
+            check_attrs(child, &["type"], &["message"]);
+            assert!(child.children.is_empty(), "a failure holds text only");
             failures += 1;
             assert!(!child.attr("message").is_empty());
             assert_eq!(child.attr("type"), "TaskError");

@@ -122,3 +122,63 @@ async fn a_replayed_run_writes_the_context_of_the_recorded_one() {
         "the replay sent nothing to the simulator"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mocked_run_never_reaches_a_configured_instance_unless_allowed() {
+    let handle = sim::spawn(Simulator::new(SimConfig::default()), sim::loopback(0))
+        .await
+        .expect("the simulator starts on loopback");
+    let pbs = repo_test_playbooks();
+    let case = pbs
+        .iter()
+        .find(|p| p.name == "SIGNL4 Alert - Test")
+        .map(TestCase::of)
+        .expect("the alert test");
+    let mut params = Map::new();
+    params.insert("url".into(), Value::String(handle.url()));
+    params.insert(
+        "secret".into(),
+        json!({"identifier": "", "password": DEFAULT_SIM_SECRET}),
+    );
+    let template = EngineTemplate {
+        library: Arc::new(library(
+            pbs.into_iter()
+                .map(xsoar_content::ContentItem::Playbook)
+                .collect(),
+        )),
+        instances: vec![InstanceSpec {
+            name: "paging".into(),
+            brand: "SIGNL4".into(),
+            enabled: true,
+            params,
+            simulated: false,
+        }],
+        factories: vec![xsoar_signl4::factory()],
+        options: Default::default(),
+    };
+    // Mocks only (the default): the configured instance is never called.
+    let offline = Runner::new(template.clone(), MockSet::new(), RunConfig::default());
+    let r = offline.run_one(&case).await;
+    assert!(!r.passed);
+    assert_eq!(r.missing_mocks.len(), 1);
+    assert!(
+        handle.simulator().events().is_empty(),
+        "no request reached SIGNL4"
+    );
+
+    // Allowed by instance name: the command runs on it.
+    for allowed in ["paging", "signl4"] {
+        let live = Runner::new(
+            template.clone(),
+            MockSet::new(),
+            RunConfig {
+                live: Live::Allow(vec![allowed.into()]),
+                ..RunConfig::default()
+            },
+        );
+        let r = live.run_one(&case).await;
+        assert!(r.passed, "{allowed}: {:?}", r.failure);
+        assert_eq!(r.recorded.len(), 1);
+    }
+    assert_eq!(handle.simulator().alerts().len(), 2);
+}

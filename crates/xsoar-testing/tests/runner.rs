@@ -445,3 +445,50 @@ fn filters_select_by_substring_or_glob() {
     );
     assert!(names(&["nothing-like-this"]).is_empty());
 }
+
+#[test]
+fn in_a_content_repository_only_test_playbooks_folders_hold_tests() {
+    let text = |id: &str| {
+        format!(
+            "id: {id}\nname: {id}\nstarttaskid: \"0\"\ntasks:\n  \"0\": {{id: \"0\", type: start, task: {{name: \"\"}}}}\n"
+        )
+    };
+    let pbs = [
+        playbook(
+            &text("Helper"),
+            "Packs/SIGNL4/Playbooks/playbook-Helper.yml",
+        ),
+        playbook(
+            &text("B - Test"),
+            "Packs/SIGNL4/TestPlaybooks/playbook-B_-_Test.yml",
+        ),
+        playbook(
+            &text("A - Test"),
+            "Packs/Other/TestPlaybooks/playbook-A_-_Test.yml",
+        ),
+    ];
+    let cases = xsoar_testing::test_cases(pbs.iter());
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["A - Test", "B - Test"]);
+    // A plain folder: every playbook is a test.
+    let cases = xsoar_testing::test_cases(pbs[..1].iter());
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].file, "Packs/SIGNL4/Playbooks/playbook-Helper.yml");
+}
+
+#[tokio::test]
+async fn the_investigation_takes_the_incident_id_of_the_fixture() {
+    let lib = library(vec![parse_text(ALERT_TEST, "alert.yml")]);
+    let c = case(&lib, "Inline Alert - Test");
+    let file = format!(
+        "{}\nincident: {{id: 77, name: Seventy-seven}}\n",
+        alert_mock("ev-2")
+    );
+    let r = runner(lib, mocks(&[("m.yml", &file)])).run_one(&c).await;
+    let t = r.failure.and_then(|f| f.task).expect("failing task");
+    assert_eq!(t.entry_id.as_deref(), Some("3@77"));
+    assert_eq!(
+        t.command.as_deref(),
+        Some("!VerifyContext path=SIGNL4.AlertCreated.eventId expectedValue=ev-1")
+    );
+}
