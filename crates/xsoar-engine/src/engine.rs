@@ -956,12 +956,22 @@ impl Engine {
             args: &args,
             instance: None,
         };
-        let Some(result) = hook.intercept(&call).await else {
-            return false;
-        };
-        let results = match result {
-            Ok(out) => out.results,
-            Err(e) => vec![CommandResult::error(e.to_string())],
+        // retry-count / retry-interval apply to mocked calls exactly as to real ones.
+        let mut attempt = 0u32;
+        let results = loop {
+            let Some(result) = hook.intercept(&call).await else {
+                return false;
+            };
+            let results = match result {
+                Ok(out) => out.results,
+                Err(e) => vec![CommandResult::error(e.to_string())],
+            };
+            if results.iter().any(CommandResult::is_error) && attempt < special.retry_count {
+                attempt += 1;
+                self.clock.sleep(special.retry_interval).await;
+                continue;
+            }
+            break results;
         };
         let target = Target {
             definition: std::borrow::Cow::Owned(definition.unwrap_or_else(|| Command {

@@ -414,3 +414,63 @@ fn delete_all_keeps_listed_keys() {
     );
     assert_eq!(inv.context, json!({"URL": {"Data": "x"}}));
 }
+
+/// A hook that fails its first call and answers afterwards, and records real executions.
+#[derive(Debug, Default)]
+struct FlakyHook {
+    calls: AtomicUsize,
+    recorded: std::sync::Mutex<Vec<String>>,
+}
+
+impl xsoar_engine::CommandHook for FlakyHook {
+    fn intercept<'a>(
+        &'a self,
+        call: &'a xsoar_engine::HookCall<'a>,
+    ) -> BoxFuture<'a, Option<Result<CommandOutput, ConnectorError>>> {
+        Box::pin(async move {
+            if call.command != "echo" {
+                return None;
+            }
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Some(Err(ConnectorError::Http {
+                    status: 429,
+                    message: "mocked 429".into(),
+                }));
+            }
+            Some(Ok(CommandResult::text(format!(
+                "mocked {}",
+                call.args["value"]
+            ))
+            .into()))
+        })
+    }
+    fn record(&self, call: &xsoar_engine::HookCall<'_>, _output: &[CommandResult]) {
+        if let Ok(mut r) = self.recorded.lock() {
+            r.push(format!("{}:{}", call.instance.unwrap_or("-"), call.command));
+        }
+    }
+}
+
+#[test]
+fn hooks_mock_commands_with_retries_and_see_real_runs() {
+    let engine = engine(vec![instance("echo-1", true)]);
+    let hook = Arc::new(FlakyHook::default());
+    engine.set_hook(Some(hook.clone()));
+    let inv = run(
+        &engine,
+        &["!echo a retry-count=2", "!leak", "!Set key=K value=v"],
+    );
+    assert_eq!(
+        inv.entries[1].display_text(),
+        "mocked \"a\"",
+        "the 429 was retried"
+    );
+    assert_eq!(inv.entries[1].instance, "mock");
+    assert_eq!(hook.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        hook.recorded.lock().map(|r| r.clone()).unwrap_or_default(),
+        ["echo-1:leak"],
+        "builtins are never offered to the hook"
+    );
+    assert_eq!(inv.context["K"], json!("v"));
+}
