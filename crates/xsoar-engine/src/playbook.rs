@@ -1125,21 +1125,20 @@ impl Engine {
                 .get(&task.id)
                 .is_some_and(|t| t.sub.as_ref().is_none_or(|s| s.state != RunState::Waiting));
             if needs_start {
-                let Some(progress) = frame
-                    .tasks
-                    .get(&task.id)
-                    .and_then(|t| t.loop_progress.clone())
+                // Only this iteration's inputs are copied (the plan may hold thousands).
+                let Some(progress) = frame.tasks.get(&task.id).and_then(|t| t.loop_progress.as_ref())
                 else {
                     return;
                 };
+                let iteration = progress.iteration;
                 let iteration_inputs = match &progress.for_each_inputs {
-                    Some(plan) => match plan.get(progress.iteration as usize) {
+                    Some(plan) => match plan.get(iteration as usize) {
                         Some(i) => i.clone(),
                         None => break,
                     },
                     None => progress.inputs.clone(),
                 };
-                if progress.iteration > 0 {
+                if iteration > 0 {
                     if let Some(wait) = loop_settings.map(|l| l.wait).filter(|w| *w > 0.0) {
                         self.clock()
                             .sleep(Duration::from_secs_f64(wait.min(86_400.0)))
