@@ -251,11 +251,32 @@
     renderPanel();
   }
 
+  function findFrame(frame, runId) {
+    if (!frame) return null;
+    if (frame.run_id === runId || frame.runId === runId) return frame;
+    for (const t of Object.values(frame.tasks || {})) {
+      const found = t.sub ? findFrame(t.sub, runId) : null;
+      if (found) return found;
+    }
+    return null;
+  }
+
   function subscribe() {
     if (events) events.close();
     events = new EventSource('/console/api/investigations/' + enc(invId) + '/events');
     events.addEventListener('run', (ev) => {
       if (!busy) apply(JSON.parse(ev.data));
+    });
+    // Live progress while a run goes on: recolour the task in its (sub-)run.
+    events.addEventListener('task', (ev) => {
+      const p = JSON.parse(ev.data);
+      if (!view || !view.run) return;
+      const frame = findFrame(view.run.root, p.runId);
+      const task = frame && frame.tasks[p.taskId];
+      if (!task) return;
+      task.state = p.state;
+      draw();
+      if (selectedTask === p.taskId) renderPanel();
     });
   }
 

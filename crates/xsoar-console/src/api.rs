@@ -231,6 +231,9 @@ async fn next_event(mut src: EventSource) -> Option<(Result<Event, Infallible>, 
             };
             Event::default().event("run").json_data(view)
         }
+        Ok(InvestigationEvent::Task { progress }) => {
+            Event::default().event("task").json_data(progress)
+        }
         Err(broadcast::error::RecvError::Lagged(n)) => {
             Ok(Event::default().event("resync").data(n.to_string()))
         }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use xsoar_engine::{
     Engine, Entry, InstanceSpec, Investigation, LineOutcome, PlaybookRun, RunState, TaskCompletion,
+    TaskProgress,
 };
 
 /// A backend call's future.
@@ -104,6 +105,11 @@ pub enum InvestigationEvent {
     Run {
         /// The run as it is now.
         run: Box<PlaybookRun>,
+    },
+    /// A task of a running playbook started or settled (sent while the run goes on).
+    Task {
+        /// Which task, in which (sub-)run, and its new state.
+        progress: TaskProgress,
     },
 }
 

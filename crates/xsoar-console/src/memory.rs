@@ -228,6 +228,20 @@ impl MemoryBackend {
     }
 
     /// Start a change: wait for the investigation's mutation lock and copy its snapshot.
+    /// Run options that send each task's progress to the investigation's subscribers, so
+    /// the playbook page colours tasks while the run goes on.
+    fn live_options(&self, events: &broadcast::Sender<InvestigationEvent>) -> RunOptions {
+        let events = events.clone();
+        let mut opts = self.run_options.clone();
+        opts.progress = Some(Arc::new(move |p: &xsoar_engine::TaskProgress| {
+            // A send error only means nobody listens.
+            let _ = events.send(InvestigationEvent::Task {
+                progress: p.clone(),
+            });
+        }));
+        opts
+    }
+
     async fn begin(&self, id: &str) -> Result<Change, ConsoleError> {
         let slot = self.slot(id)?;
         let guard = slot.op.clone().lock_owned().await;
@@ -294,6 +308,7 @@ impl ConsoleBackend for MemoryBackend {
     fn execute_line<'a>(&'a self, id: &'a str, line: &'a str) -> BackendFuture<'a, LineOutcome> {
         Box::pin(async move {
             let mut change = self.begin(id).await?;
+            let slot_events = change.slot.events.clone();
             let snap = &mut change.snap;
             let outcome = self.engine.execute_line(&mut snap.inv, line).await;
             let mut run_changed = false;
@@ -305,7 +320,12 @@ impl ConsoleBackend for MemoryBackend {
                     };
                     match self
                         .engine
-                        .complete_task(&mut snap.inv, run, &completion, &self.run_options)
+                        .complete_task(
+                            &mut snap.inv,
+                            run,
+                            &completion,
+                            &self.live_options(&slot_events),
+                        )
                         .await
                     {
                         Ok(()) => run_changed = true,
@@ -339,10 +359,16 @@ impl ConsoleBackend for MemoryBackend {
     ) -> BackendFuture<'a, PlaybookRun> {
         Box::pin(async move {
             let mut change = self.begin(id).await?;
+            let slot_events = change.slot.events.clone();
             let inputs = (!inputs.is_empty()).then_some(inputs);
             let result = self
                 .engine
-                .run_playbook(&mut change.snap.inv, playbook, inputs, &self.run_options)
+                .run_playbook(
+                    &mut change.snap.inv,
+                    playbook,
+                    inputs,
+                    &self.live_options(&slot_events),
+                )
                 .await;
             match result {
                 Ok(run) => {
@@ -365,6 +391,7 @@ impl ConsoleBackend for MemoryBackend {
     ) -> BackendFuture<'a, PlaybookRun> {
         Box::pin(async move {
             let mut change = self.begin(id).await?;
+            let slot_events = change.slot.events.clone();
             let snap = &mut change.snap;
             let Some(run) = snap.run.as_mut() else {
                 change.finish(false);
@@ -374,7 +401,12 @@ impl ConsoleBackend for MemoryBackend {
             };
             let result = self
                 .engine
-                .complete_task(&mut snap.inv, run, &completion, &self.run_options)
+                .complete_task(
+                    &mut snap.inv,
+                    run,
+                    &completion,
+                    &self.live_options(&slot_events),
+                )
                 .await;
             let run = run.clone();
             match result {

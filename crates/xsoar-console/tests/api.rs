@@ -792,3 +792,39 @@ async fn backend_trait_object_is_usable_by_other_servers() {
     let pg = backend.playground().await.expect("playground");
     assert_eq!(backend.playground().await.expect("same").id, pg.id);
 }
+
+#[tokio::test]
+async fn task_progress_streams_while_a_run_goes_on() {
+    let (w, app) = open_console().await;
+    let inv = post(&app, "/console/api/investigations", json!({"name": "Live"}))
+        .await
+        .json();
+    let id = inv["id"].as_str().expect("id").to_owned();
+    let mut events = w.backend.subscribe(&id).await.expect("subscribe");
+    let r = post(
+        &app,
+        &format!("/console/api/investigations/{id}/run"),
+        json!({"playbook": PLAYBOOK}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mut progress = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let xsoar_console::InvestigationEvent::Task { progress: p } = ev {
+            progress.push(format!("{}:{:?}", p.task_id, p.state));
+        }
+    }
+    assert_eq!(
+        progress,
+        [
+            "0:Running",
+            "0:Completed",
+            "1:Running",
+            "1:Completed",
+            "2:Running",
+            "2:Completed",
+            "3:Running",
+            "3:Waiting"
+        ]
+    );
+}

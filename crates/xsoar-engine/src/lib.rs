@@ -24,5 +24,8 @@ pub use engine::{
 };
 pub use entry::{Entry, EntryTask};
 pub use investigation::Investigation;
-pub use playbook::{PlaybookRun, RunError, RunOptions, RunState, TaskCompletion, TaskState};
+pub use playbook::{
+    PlaybookRun, ProgressFn, RunError, RunOptions, RunState, TaskCompletion, TaskProgress,
+    TaskState,
+};
 pub use registry::{InstanceInfo, InstanceSpec};

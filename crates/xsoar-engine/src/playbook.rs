@@ -33,8 +33,27 @@ pub const DEFAULT_LABEL: &str = "#default#";
 /// The error path.
 pub const ERROR_LABEL: &str = "#error#";
 
+/// A task changed state during a run (live displays: the console colours tasks as they go).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskProgress {
+    /// Run id of the frame (`currentPlaybookID`): the root run's id or a sub-run's.
+    pub run_id: String,
+    /// Playbook name of that frame.
+    pub playbook: String,
+    /// Playbook-local task id.
+    pub task_id: String,
+    /// Task name.
+    pub task_name: String,
+    /// The state it entered.
+    pub state: TaskState,
+}
+
+/// Receives [`TaskProgress`] as tasks start and finish.
+pub type ProgressFn = std::sync::Arc<dyn Fn(&TaskProgress) + Send + Sync>;
+
 /// Limits and manual-task handling of a run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Stop the run after this many task executions (runaway graphs).
     pub max_task_executions: usize,
@@ -46,6 +65,21 @@ pub struct RunOptions {
     pub completions: Vec<TaskCompletion>,
     /// Deepest sub-playbook nesting allowed.
     pub max_depth: usize,
+    /// Called when a task starts and when it settles.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("max_task_executions", &self.max_task_executions)
+            .field("max_loop_iterations", &self.max_loop_iterations)
+            .field("auto_complete", &self.auto_complete)
+            .field("completions", &self.completions)
+            .field("max_depth", &self.max_depth)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -56,6 +90,7 @@ impl Default for RunOptions {
             auto_complete: false,
             completions: Vec::new(),
             max_depth: 20,
+            progress: None,
         }
     }
 }
@@ -602,8 +637,12 @@ impl Engine {
                     break;
                 }
                 *pass.executions += 1;
+                report_progress(pass.opts, frame, task, TaskState::Running);
                 self.run_task(inv, frame, pb, &graph, task, exec, pass, depth)
                     .await;
+                if let Some(state) = frame.tasks.get(&task.id).map(|t| t.state) {
+                    report_progress(pass.opts, frame, task, state);
+                }
             }
             finalize(frame, pass.stop.is_some());
             if pushed_private.is_some() {
@@ -1126,7 +1165,10 @@ impl Engine {
                 .is_some_and(|t| t.sub.as_ref().is_none_or(|s| s.state != RunState::Waiting));
             if needs_start {
                 // Only this iteration's inputs are copied (the plan may hold thousands).
-                let Some(progress) = frame.tasks.get(&task.id).and_then(|t| t.loop_progress.as_ref())
+                let Some(progress) = frame
+                    .tasks
+                    .get(&task.id)
+                    .and_then(|t| t.loop_progress.as_ref())
                 else {
                     return;
                 };
@@ -1374,6 +1416,18 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+fn report_progress(opts: &RunOptions, frame: &Frame, task: &Task, state: TaskState) {
+    if let Some(p) = &opts.progress {
+        p(&TaskProgress {
+            run_id: frame.run_id.clone(),
+            playbook: frame.playbook_name.clone(),
+            task_id: task.id.clone(),
+            task_name: task.name.clone(),
+            state,
+        });
     }
 }
 

@@ -765,3 +765,26 @@ fn every_corpus_playbook_terminates_with_commands_unavailable() {
     }
     insta::assert_snapshot!("corpus_runs", summary);
 }
+
+#[test]
+fn progress_is_reported_as_tasks_start_and_settle() {
+    let h = harness(&["manual.yml"], None);
+    let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let opts = RunOptions {
+        progress: Some(Arc::new(move |p: &xsoar_engine::TaskProgress| {
+            if let Ok(mut s) = sink.lock() {
+                s.push(format!("{}:{}", p.task_id, p.state.word()));
+            }
+        })),
+        ..RunOptions::default()
+    };
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(&mut inv, "manual", None, &opts))
+        .expect("runs");
+    assert_eq!(run.state, RunState::Waiting);
+    assert_eq!(
+        seen.lock().map(|s| s.clone()).unwrap_or_default(),
+        ["0:running", "0:completed", "1:running", "1:waiting"]
+    );
+}
