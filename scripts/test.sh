@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The project's test command (README.md): formatting, lints, then every test suite.
+# The project's test command (README.md): formatting, lints, every Rust test suite (the
+# console's browser test included: it needs Debian's chromium and chromium-driver), then the
+# real-client suite (demisto-sdk and demisto-py from PyPI in a venv, against `xsoar-emu serve`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+cargo build --locked -p xsoar-emu
+XSOAR_EMU_BIN="$PWD/target/debug/xsoar-emu" bash tests/python/run.sh

@@ -50,3 +50,10 @@ def test_a_pack_upload(sdk, pack, api):
     assert installed[0]["currentVersion"] == "1.0.0"
     playbook = api.generic_request("/playbook/Emu%20Failing", "GET", response_type="object")[0]
     assert playbook["name"] == "Emu Failing"
+
+
+def test_run_test_playbook_uploads_runs_and_waits(sdk, pack):
+    r = sdk("run-test-playbook", "-tpb", str(pack / "TestPlaybooks" / "playbook-Emu_Completing_Test.yml"), "-t", "60")
+    assert "The test playbook: Emu Completing Test was triggered successfully." in r.output, r
+    assert "The test playbook has completed its run successfully" in r.output, r
+    assert r.returncode == 0, r

@@ -91,9 +91,11 @@ async fn run(o: Options) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, _) = Store::open(&dir.path().join("bench.db")).expect("store");
 
-    let mut sim_config = xsoar_signl4::sim::SimConfig::default();
-    sim_config.quota_per_window = 0;
-    sim_config.max_events = 1_000;
+    let sim_config = xsoar_signl4::sim::SimConfig {
+        quota_per_window: 0,
+        max_events: 1_000,
+        ..Default::default()
+    };
     let sim = xsoar_signl4::sim::spawn(
         xsoar_signl4::sim::Simulator::new(sim_config),
         "127.0.0.1:0".parse().expect("addr"),

@@ -224,12 +224,27 @@ impl InstanceBook {
                 },
             })
             .collect();
-        out.extend(self.stored.iter().map(|s| ListedInstance {
-            id: s.id.clone(),
-            version: s.version,
-            spec: s.spec.clone(),
-            extra: s.extra.clone(),
-            origin: Origin::Api,
+        out.extend(self.stored.iter().map(|s| {
+            // An override of the embedded simulator keeps only its switch: the simulator's
+            // address changes with every start, so its parameters come from the base.
+            let spec = match self
+                .base
+                .iter()
+                .find(|b| b.simulated && b.name == s.spec.name)
+            {
+                Some(b) => InstanceSpec {
+                    enabled: s.spec.enabled,
+                    ..b.clone()
+                },
+                None => s.spec.clone(),
+            };
+            ListedInstance {
+                id: s.id.clone(),
+                version: s.version,
+                spec,
+                extra: s.extra.clone(),
+                origin: Origin::Api,
+            }
         }));
         out
     }
@@ -764,7 +779,10 @@ impl AppState {
         if let Err(e) = self.persist(slot, st, Some(record.clone())).await {
             tracing::error!(investigation = %slot.id, error = %e.detail, "cannot store the playbook run");
         }
-        lock(&self.shared.runs).insert(slot.id.clone(), RunEntry { record, failure });
+        // A run whose investigation was deleted meanwhile is not brought back.
+        if self.slot(&slot.id).is_some() {
+            lock(&self.shared.runs).insert(slot.id.clone(), RunEntry { record, failure });
+        }
     }
 
     /// Complete a waiting task and continue the run until it stops again.
@@ -1016,5 +1034,28 @@ mod tests {
         let listing = book.listing();
         assert_eq!(listing.len(), 2);
         assert!(listing.iter().all(|l| l.origin == Origin::Api));
+        // A stored switch of the simulator takes the simulator's current parameters.
+        let mut fresh = spec("signl4-simulator", "SIGNL4", true, true);
+        fresh
+            .params
+            .insert("url".into(), json!("http://127.0.0.1:2"));
+        let mut stale = spec("signl4-simulator", "SIGNL4", false, false);
+        stale
+            .params
+            .insert("url".into(), json!("http://127.0.0.1:1"));
+        let book = InstanceBook {
+            base: vec![fresh],
+            stored: vec![StoredInstance {
+                id: "signl4-simulator".into(),
+                version: 2,
+                spec: stale,
+                extra: json!({}),
+            }],
+        };
+        let only = book.effective();
+        assert_eq!(only.len(), 1);
+        assert!(!only[0].enabled);
+        assert!(only[0].simulated);
+        assert_eq!(only[0].params["url"], "http://127.0.0.1:2");
     }
 }

@@ -94,8 +94,10 @@ fn engine() -> Arc<Engine> {
 }
 
 async fn simulator() -> xsoar_signl4::sim::SimHandle {
-    let mut config = xsoar_signl4::sim::SimConfig::default();
-    config.quota_per_window = 0;
+    let config = xsoar_signl4::sim::SimConfig {
+        quota_per_window: 0,
+        ..Default::default()
+    };
     xsoar_signl4::sim::spawn(
         xsoar_signl4::sim::Simulator::new(config),
         "127.0.0.1:0".parse().expect("addr"),
@@ -307,6 +309,11 @@ async fn keys_are_checked_and_the_index_is_public() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("xsoar-emu server"));
 
+    let prefixed = Request::builder()
+        .uri("/xsoar/about")
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(h.send(prefixed).await.status, StatusCode::UNAUTHORIZED);
     for path in ["/xsoar/about", "/xsoar/public/v1/about", "/about"] {
         let r = h.get(path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
@@ -842,6 +849,16 @@ async fn instances_are_listed_masked_and_managed() {
         )
         .await;
     assert_eq!(r.json()["enabled"], "true");
+
+    // The simulator's name stays reserved while it is hidden.
+    let r = h
+        .call(
+            Method::PUT,
+            "/settings/integration",
+            Some(json!({"id": inst_id, "name": "signl4-simulator", "version": -1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
 
     // A test of the simulator instance with its own (masked) configuration succeeds.
     let sim_listed = h

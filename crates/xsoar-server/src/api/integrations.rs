@@ -268,7 +268,15 @@ pub async fn save(
     let name = non_empty_text(body.get("name"))
         .or_else(|| existing.map(|e| e.spec.name.clone()))
         .ok_or_else(|| ApiError::bad_request("Missing name", "the instance needs a name"))?;
-    if existing.is_none() && listing.iter().any(|l| l.spec.name == name) {
+    // Names of configured instances stay theirs even when an override hides them.
+    let taken = listing
+        .iter()
+        .any(|l| l.spec.name == name && existing.is_none_or(|e| e.id != l.id))
+        || book
+            .base
+            .iter()
+            .any(|b| b.name == name && existing.is_none_or(|e| e.id != b.name));
+    if taken {
         return Err(ApiError::bad_request(
             "Instance name already in use",
             format!(
