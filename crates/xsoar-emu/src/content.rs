@@ -20,10 +20,24 @@ fn file_error(file: &str, message: &str) -> Diagnostic {
 }
 
 /// Content shipped inside the binary: (path, text).
-pub const EMBEDDED: &[(&str, &str)] = &[(
-    "integrations/SIGNL4/SIGNL4.yml",
-    include_str!("../../../integrations/SIGNL4/SIGNL4.yml"),
-)];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "integrations/SIGNL4/SIGNL4.yml",
+        include_str!("../../../integrations/SIGNL4/SIGNL4.yml"),
+    ),
+    (
+        "playbooks/SIGNL4_Alert_and_Close.yml",
+        include_str!("../../../playbooks/SIGNL4_Alert_and_Close.yml"),
+    ),
+    (
+        "playbooks/SIGNL4_Page_On_Call_Teams.yml",
+        include_str!("../../../playbooks/SIGNL4_Page_On_Call_Teams.yml"),
+    ),
+    (
+        "playbooks/SIGNL4_Page_Team.yml",
+        include_str!("../../../playbooks/SIGNL4_Page_Team.yml"),
+    ),
+];
 
 /// One loaded file.
 #[derive(Debug)]

@@ -405,3 +405,18 @@ fn the_official_pack_yaml_dispatches_to_the_same_connector() {
     assert_eq!(doc["simulator"][0]["status"], "resolved");
     assert_eq!(doc["simulator"][0]["filtering"], true);
 }
+
+#[test]
+fn embedded_content_runs_outside_a_checkout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = run(emu(&[
+        "playbook",
+        "run",
+        "SIGNL4 Alert and Close",
+        "--auto-complete",
+        "--json",
+    ])
+    .current_dir(dir.path()));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["run"]["state"], "completed");
+}
