@@ -165,6 +165,9 @@ pub(crate) struct RunEntry {
     pub record: RunRecord,
     /// Entries explaining a failure (computed when the run stops).
     pub failure: Vec<Value>,
+    /// Task states reported while the first pass of a run goes on (before `record.run`
+    /// exists), so `/inv-playbook` shows tasks completing one by one.
+    pub live: std::collections::BTreeMap<String, xsoar_engine::TaskState>,
 }
 
 /// Where an instance comes from.
@@ -391,6 +394,7 @@ impl AppState {
                     RunEntry {
                         record: run,
                         failure,
+                        live: Default::default(),
                     },
                 );
             }
@@ -707,6 +711,7 @@ impl AppState {
                 RunEntry {
                     record: record.clone(),
                     failure: Vec::new(),
+                    live: Default::default(),
                 },
             );
         }
@@ -733,7 +738,14 @@ impl AppState {
                     tracing::error!(error = %e, "cannot record the failed run");
                 }
                 let failure = views::failure_entries(&record, &|_| None, RERUN_HINT);
-                lock(&app.shared.runs).insert(inv_id, RunEntry { record, failure });
+                lock(&app.shared.runs).insert(
+                    inv_id,
+                    RunEntry {
+                        record,
+                        failure,
+                        live: Default::default(),
+                    },
+                );
             }
             app.task_done();
         });
@@ -750,7 +762,12 @@ impl AppState {
         let result = self
             .shared
             .engine
-            .run_playbook(&mut st.inv, &playbook_id, None, &self.shared.run_options)
+            .run_playbook(
+                &mut st.inv,
+                &playbook_id,
+                None,
+                &self.live_options(&slot.id),
+            )
             .await;
         match result {
             Ok(run) => {
@@ -769,6 +786,22 @@ impl AppState {
         self.finish_pass(&slot, &mut st, record).await;
     }
 
+    /// Run options that record each root task's state as the run goes on.
+    fn live_options(&self, investigation_id: &str) -> RunOptions {
+        let mut opts = self.shared.run_options.clone();
+        let shared = self.shared.clone();
+        let id = investigation_id.to_owned();
+        opts.progress = Some(Arc::new(move |p: &xsoar_engine::TaskProgress| {
+            if p.run_id != id {
+                return; // a sub-playbook's task
+            }
+            if let Some(entry) = lock(&shared.runs).get_mut(&id) {
+                entry.live.insert(p.task_id.clone(), p.state);
+            }
+        }));
+        opts
+    }
+
     /// Commit a run after a pass and publish its state.
     async fn finish_pass(&self, slot: &InvSlot, st: &mut InvState, record: RunRecord) {
         let failure = if matches!(record.status, RunStatus::Failed | RunStatus::Interrupted) {
@@ -781,7 +814,14 @@ impl AppState {
         }
         // A run whose investigation was deleted meanwhile is not brought back.
         if self.slot(&slot.id).is_some() {
-            lock(&self.shared.runs).insert(slot.id.clone(), RunEntry { record, failure });
+            lock(&self.shared.runs).insert(
+                slot.id.clone(),
+                RunEntry {
+                    record,
+                    failure,
+                    live: Default::default(),
+                },
+            );
         }
     }
 

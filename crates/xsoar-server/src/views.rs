@@ -457,6 +457,7 @@ pub fn investigation_playbook(
     record: &RunRecord,
     definition: Option<&Playbook>,
     failure_entries: &[Value],
+    live: &std::collections::BTreeMap<String, TaskState>,
 ) -> Value {
     let tasks = match (&record.run, definition) {
         (Some(run), _) => frame_tasks(&run.root),
@@ -468,7 +469,7 @@ pub fn investigation_playbook(
                     id.clone(),
                     json!({
                         "id": id,
-                        "state": TaskState::Pending.api_name(),
+                        "state": live.get(id).copied().unwrap_or(TaskState::Pending).api_name(),
                         "type": task_type(&t.task_type),
                         "task": {"name": t.name},
                     }),

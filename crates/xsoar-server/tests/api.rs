@@ -1256,3 +1256,33 @@ async fn interrupted_runs_report_failed_and_can_run_again() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(h.wait_run(&incident).await["state"], "completed");
 }
+
+#[tokio::test]
+async fn inv_playbook_shows_task_states_while_the_run_goes_on() {
+    let h = harness().await;
+    // SIGNL4 answers slowly: the run sits in task 1 long enough to look at it.
+    h.sim.simulator().set_latency(Duration::from_millis(800));
+    let r = h
+        .post(
+            "/incident",
+            json!({"name": "slow page", "playbookId": "SIGNL4 Alert and Close"}),
+        )
+        .await;
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    let mut seen = None;
+    for _ in 0..50 {
+        let run = h.get(&format!("/inv-playbook/{id}")).await.json();
+        if run["tasks"]["1"]["state"] == "InProgress" {
+            seen = Some(run);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let run = seen.expect("task 1 seen in progress");
+    assert_eq!(run["state"], "inprogress");
+    assert_eq!(run["tasks"]["0"]["state"], "Completed");
+    assert_eq!(run["tasks"]["4"]["state"], "New");
+    h.sim.simulator().set_latency(Duration::ZERO);
+    let run = h.wait_run(&id).await;
+    assert_eq!(run["state"], "waiting", "{run}");
+}

@@ -35,6 +35,7 @@ pub async fn investigation_playbook(
         &entry.record,
         lib.playbook(&entry.record.playbook_id),
         &entry.failure,
+        &entry.live,
     )))
 }
 
@@ -125,6 +126,7 @@ pub async fn complete_task(
         &entry.record,
         lib.playbook(&entry.record.playbook_id),
         &entry.failure,
+        &entry.live,
     )))
 }
 
@@ -141,6 +143,7 @@ pub async fn start_on_investigation(
         &record,
         lib.playbook(&record.playbook_id),
         &[],
+        &Default::default(),
     )))
 }
 
