@@ -66,14 +66,8 @@ pub struct Env {
 /// Name of the instance created for the embedded simulator.
 pub const SIM_INSTANCE: &str = "signl4-simulator";
 
-/// Load content, register connectors, configure instances.
-pub async fn build(opts: &EngineOpts) -> Result<Env> {
-    let clock: Arc<dyn Clock> = if opts.virtual_clock {
-        VirtualClock::starting_at(SystemTime::now())
-    } else {
-        Arc::new(SystemClock)
-    };
-    let engine = Arc::new(Engine::new(clock, EngineOptions::default()));
+/// The default content plus `--content`; files with errors are reported on stderr and skipped.
+fn load_content(opts: &EngineOpts) -> Result<Vec<ContentItem>> {
     let mut loaded = content::load_defaults()?;
     if !opts.content.is_empty() {
         loaded.extend(content::load_paths(&opts.content)?);
@@ -87,11 +81,20 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
             }
             continue;
         }
-        if let Some(item) = f.item {
-            items.push(item);
-        }
+        items.extend(f.item);
     }
-    engine.add_content(items);
+    Ok(items)
+}
+
+/// Load content, register connectors, configure instances.
+pub async fn build(opts: &EngineOpts) -> Result<Env> {
+    let clock: Arc<dyn Clock> = if opts.virtual_clock {
+        VirtualClock::starting_at(SystemTime::now())
+    } else {
+        Arc::new(SystemClock)
+    };
+    let engine = Arc::new(Engine::new(clock, EngineOptions::default()));
+    engine.add_content(load_content(opts)?);
     engine.register_factory(xsoar_signl4::factory());
     let mut specs = match config::config_path(opts.config.as_deref()) {
         Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
@@ -207,22 +210,9 @@ pub async fn build_test_env(
     extra: Vec<ContentItem>,
     start_simulator: bool,
 ) -> Result<TestEnv> {
-    let mut loaded = content::load_defaults()?;
-    if !opts.content.is_empty() {
-        loaded.extend(content::load_paths(&opts.content)?);
-    }
     let mut library = Library::new();
-    for f in loaded {
-        let errors: Vec<&Diagnostic> = f.diagnostics.iter().filter(|d| d.is_error()).collect();
-        if !errors.is_empty() {
-            for d in errors {
-                eprintln!("warning: skipped {}: {d}", f.path);
-            }
-            continue;
-        }
-        if let Some(item) = f.item {
-            library.add(item);
-        }
+    for item in load_content(opts)? {
+        library.add(item);
     }
     for item in extra {
         library.add(item);

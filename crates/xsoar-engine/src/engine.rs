@@ -540,6 +540,28 @@ impl Engine {
         push_result(inv, &result, &meta, &self.clock)
     }
 
+    /// Write an engine error entry for an invocation and record it in the outcome.
+    fn fail_invocation(
+        &self,
+        inv: &mut Investigation,
+        invocation: &Invocation,
+        task: Option<&TaskTag>,
+        outcome: &mut InvokeOutcome,
+        msg: String,
+        status: InvokeStatus,
+    ) {
+        let id = self.push_engine_error(
+            inv,
+            &msg,
+            &invocation.parent_content,
+            &invocation.parent_id,
+            task,
+        );
+        outcome.entries.push(id);
+        outcome.status = status;
+        outcome.error = Some(msg);
+    }
+
     /// Run a command or script: resolve, bind, execute on every selected instance, write
     /// entries and context. Used by the war room and by playbook tasks.
     pub async fn invoke(
@@ -566,22 +588,6 @@ impl Engine {
         let registry = self.registry();
         let mut outcome = InvokeOutcome::new();
         let task = scope.task.clone();
-        let fail = |engine: &Self,
-                    inv: &mut Investigation,
-                    outcome: &mut InvokeOutcome,
-                    msg: String,
-                    status| {
-            let id = engine.push_engine_error(
-                inv,
-                &msg,
-                &invocation.parent_content,
-                &invocation.parent_id,
-                task.as_ref(),
-            );
-            outcome.entries.push(id);
-            outcome.status = status;
-            outcome.error = Some(msg);
-        };
 
         // 1. Evaluate argument values (DT) and pull out the special arguments.
         let mut named = Vec::with_capacity(invocation.named.len());
@@ -593,9 +599,10 @@ impl Engine {
                     Ok(v) => named.push((name.clone(), v)),
                     Err(e) => {
                         drop(read);
-                        fail(
-                            self,
+                        self.fail_invocation(
                             inv,
+                            &invocation,
+                            task.as_ref(),
                             &mut outcome,
                             format!("Invalid value for argument '{name}': {e}"),
                             InvokeStatus::Error,
@@ -609,9 +616,10 @@ impl Engine {
                     Ok(v) => positional.push(v),
                     Err(e) => {
                         drop(read);
-                        fail(
-                            self,
+                        self.fail_invocation(
                             inv,
+                            &invocation,
+                            task.as_ref(),
                             &mut outcome,
                             format!("Invalid positional value: {e}"),
                             InvokeStatus::Error,
@@ -624,7 +632,14 @@ impl Engine {
         let special = match args::take_special(&mut named) {
             Ok(s) => s,
             Err(msg) => {
-                fail(self, inv, &mut outcome, msg, InvokeStatus::Error);
+                self.fail_invocation(
+                    inv,
+                    &invocation,
+                    task.as_ref(),
+                    &mut outcome,
+                    msg,
+                    InvokeStatus::Error,
+                );
                 return outcome;
             }
         };
@@ -665,7 +680,7 @@ impl Engine {
         let targets = match resolve(&lib, &registry, invocation, &special) {
             Ok(t) => t,
             Err((msg, status)) => {
-                fail(self, inv, &mut outcome, msg, status);
+                self.fail_invocation(inv, &invocation, task.as_ref(), &mut outcome, msg, status);
                 return outcome;
             }
         };
@@ -694,7 +709,14 @@ impl Engine {
             let bound = match args::bind(&target.definition, n, p, rules, open) {
                 Ok(b) => b,
                 Err(msg) => {
-                    fail(self, inv, &mut outcome, msg, InvokeStatus::Error);
+                    self.fail_invocation(
+                        inv,
+                        &invocation,
+                        task.as_ref(),
+                        &mut outcome,
+                        msg,
+                        InvokeStatus::Error,
+                    );
                     continue;
                 }
             };
@@ -934,16 +956,15 @@ impl Engine {
                 match args::bind(d, named.to_vec(), positional.to_vec(), rules, open) {
                     Ok(a) => a,
                     Err(msg) => {
-                        let id = self.push_engine_error(
+                        let task = scope.task.clone();
+                        self.fail_invocation(
                             inv,
-                            &msg,
-                            &invocation.parent_content,
-                            &invocation.parent_id,
-                            scope.task.as_ref(),
+                            invocation,
+                            task.as_ref(),
+                            outcome,
+                            msg,
+                            InvokeStatus::Error,
                         );
-                        outcome.entries.push(id);
-                        outcome.status = InvokeStatus::Error;
-                        outcome.error = Some(msg);
                         return true;
                     }
                 }
