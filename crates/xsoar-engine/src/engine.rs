@@ -680,7 +680,7 @@ impl Engine {
         let targets = match resolve(&lib, &registry, invocation, &special) {
             Ok(t) => t,
             Err((msg, status)) => {
-                self.fail_invocation(inv, &invocation, task.as_ref(), &mut outcome, msg, status);
+                self.fail_invocation(inv, invocation, task.as_ref(), &mut outcome, msg, status);
                 return outcome;
             }
         };
@@ -711,7 +711,7 @@ impl Engine {
                 Err(msg) => {
                     self.fail_invocation(
                         inv,
-                        &invocation,
+                        invocation,
                         task.as_ref(),
                         &mut outcome,
                         msg,
