@@ -232,6 +232,7 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
         );
     }
     outln!("  playground: {}", state.playground_id());
+    outln!("  web console: {base_url}/ (log in with the API key)");
     if let Some(sim) = &env.simulator {
         outln!(
             "  SIGNL4: embedded simulator at {} (no SIGNL4 instance configured)",
@@ -254,7 +255,7 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
         }
     }
 
-    let app = xsoar_server::router(state.clone());
+    let app = xsoar_server::router_with_console(state.clone(), vec![key.clone()]);
     axum::serve(listener, app)
         .with_graceful_shutdown(stop_signal())
         .await

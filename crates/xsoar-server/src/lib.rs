@@ -14,6 +14,7 @@
 
 mod api;
 mod body;
+mod console;
 mod error;
 mod state;
 pub mod views;
@@ -26,6 +27,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -114,9 +116,24 @@ pub fn router(state: AppState) -> Router {
     router_with(state, Router::new().route("/", get(index)))
 }
 
+/// The REST API with the web console behind it: API paths first, every other path (`/`,
+/// the pages, the console's own API under `/console/`) goes to the console, which serves its
+/// pages to anyone and its API only to a session opened with the server's API key.
+pub fn router_with_console(state: AppState, api_keys: Vec<String>) -> Router {
+    let console = xsoar_console::router(
+        Arc::new(state.clone()),
+        xsoar_console::ConsoleAuth::with_keys(api_keys),
+    );
+    build(state, Router::new(), Some(console))
+}
+
 /// The application with `extra` routes merged in front of the API without authentication
 /// (the web console serves its pages this way). `extra` must not use the API's paths.
 pub fn router_with(state: AppState, extra: Router) -> Router {
+    build(state, extra, None)
+}
+
+fn build(state: AppState, extra: Router, console: Option<Router>) -> Router {
     let api = api_routes();
     let authed = Router::new()
         .merge(api.clone())
@@ -127,38 +144,42 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
             api::auth::require_key,
         ))
         .with_state(state);
-    Router::new()
+    // Time and size limits cover the API; the console (long-lived event streams) sets its own.
+    let app = Router::new()
         .merge(authed)
         .merge(extra)
-        .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request<_>| {
-                    tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        path = %req.uri().path(),
-                        status = tracing::field::Empty,
-                        latency_ms = tracing::field::Empty,
-                    )
-                })
-                .on_request(())
-                .on_response(|res: &Response, latency: Duration, span: &tracing::Span| {
-                    span.record("status", res.status().as_u16());
-                    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-                    tracing::info!(
-                        status = res.status().as_u16(),
-                        latency_ms = latency.as_secs_f64() * 1000.0,
-                        "request finished"
-                    );
-                })
-                .on_failure(()),
-        )
+        .layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
+    let app = match console {
+        Some(c) => app.fallback_service(c),
+        None => app.fallback(not_found),
+    };
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &Request<_>| {
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    status = tracing::field::Empty,
+                    latency_ms = tracing::field::Empty,
+                )
+            })
+            .on_request(())
+            .on_response(|res: &Response, latency: Duration, span: &tracing::Span| {
+                span.record("status", res.status().as_u16());
+                span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+                tracing::info!(
+                    status = res.status().as_u16(),
+                    latency_ms = latency.as_secs_f64() * 1000.0,
+                    "request finished"
+                );
+            })
+            .on_failure(()),
+    )
 }
 
 async fn index() -> Html<&'static str> {

@@ -274,6 +274,9 @@ pub(crate) struct Shared {
     pub run_options: RunOptions,
     /// Serialises uploads and reloads (each rebuilds the library).
     pub content_lock: tokio::sync::Mutex<()>,
+    /// Change streams of investigations (the web console subscribes), created on demand.
+    pub events:
+        Mutex<HashMap<String, tokio::sync::broadcast::Sender<xsoar_console::InvestigationEvent>>>,
 }
 
 /// The state every handler gets: cheap to clone.
@@ -440,6 +443,7 @@ impl AppState {
             reload: config.reload,
             run_options: config.run_options,
             content_lock: tokio::sync::Mutex::new(()),
+            events: Mutex::new(HashMap::new()),
         };
         Ok(AppState {
             shared: Arc::new(shared),
@@ -549,12 +553,26 @@ impl AppState {
             .filter(|(k, _)| !st.persisted_files.contains(*k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let published = commit.entries.clone();
+        let published_run = run.as_ref().and_then(|r| r.run.clone());
         commit.run = run;
         let new_files: Vec<String> = commit.files.iter().map(|(k, _)| k.clone()).collect();
         let incident = commit.incident.clone();
         self.shared.store.commit(commit).await?;
         st.persisted_entries = st.inv.entries.len();
         st.persisted_files.extend(new_files);
+        if !published.is_empty() {
+            self.publish(
+                &slot.id,
+                xsoar_console::InvestigationEvent::Entries { entries: published },
+            );
+        }
+        if let Some(run) = published_run {
+            self.publish(
+                &slot.id,
+                xsoar_console::InvestigationEvent::Run { run: Box::new(run) },
+            );
+        }
         if let Some(i) = incident {
             st.persisted_incident = i.clone();
             if let Ok(mut cache) = slot.incident.write() {
@@ -786,17 +804,41 @@ impl AppState {
         self.finish_pass(&slot, &mut st, record).await;
     }
 
+    /// The change stream of an investigation.
+    pub(crate) fn events_for(
+        &self,
+        id: &str,
+    ) -> tokio::sync::broadcast::Sender<xsoar_console::InvestigationEvent> {
+        lock(&self.shared.events)
+            .entry(id.to_owned())
+            .or_insert_with(|| tokio::sync::broadcast::channel(256).0)
+            .clone()
+    }
+
+    /// Send a change to an investigation's subscribers (none listening is fine).
+    pub(crate) fn publish(&self, id: &str, event: xsoar_console::InvestigationEvent) {
+        let sender = lock(&self.shared.events).get(id).cloned();
+        if let Some(s) = sender {
+            let _ = s.send(event);
+        }
+    }
+
     /// Run options that record each root task's state as the run goes on.
     fn live_options(&self, investigation_id: &str) -> RunOptions {
         let mut opts = self.shared.run_options.clone();
         let shared = self.shared.clone();
         let id = investigation_id.to_owned();
         opts.progress = Some(Arc::new(move |p: &xsoar_engine::TaskProgress| {
-            if p.run_id != id {
-                return; // a sub-playbook's task
+            if p.run_id == id {
+                if let Some(entry) = lock(&shared.runs).get_mut(&id) {
+                    entry.live.insert(p.task_id.clone(), p.state);
+                }
             }
-            if let Some(entry) = lock(&shared.runs).get_mut(&id) {
-                entry.live.insert(p.task_id.clone(), p.state);
+            let sender = lock(&shared.events).get(&id).cloned();
+            if let Some(s) = sender {
+                let _ = s.send(xsoar_console::InvestigationEvent::Task {
+                    progress: p.clone(),
+                });
             }
         }));
         opts
@@ -899,7 +941,12 @@ impl AppState {
             let result = app
                 .shared
                 .engine
-                .complete_task(&mut st.inv, &mut run, &completion, &app.shared.run_options)
+                .complete_task(
+                    &mut st.inv,
+                    &mut run,
+                    &completion,
+                    &app.live_options(&slot.id),
+                )
                 .await;
             if let Err(e) = result {
                 lock(&app.shared.runs).insert(slot.id.clone(), before);

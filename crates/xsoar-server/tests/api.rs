@@ -1286,3 +1286,75 @@ async fn inv_playbook_shows_task_states_while_the_run_goes_on() {
     let run = h.wait_run(&id).await;
     assert_eq!(run["state"], "waiting", "{run}");
 }
+
+/// The console served by `serve`: the same incidents and entries as the REST API, and the
+/// change stream carries what REST clients write.
+#[tokio::test]
+async fn console_shares_the_servers_investigations() {
+    use xsoar_console::{ConsoleBackend, InvestigationEvent};
+    let h = harness().await;
+    let app = xsoar_server::router_with_console(h.state.clone(), vec![KEY.to_owned()]);
+    // Pages at `/` without a key; the API still needs one.
+    let page = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(page.status(), StatusCode::OK);
+    let about = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/about")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(about.status(), StatusCode::UNAUTHORIZED);
+
+    let playground = h.state.playground_id().to_owned();
+    let mut events = ConsoleBackend::subscribe(&h.state, &playground)
+        .await
+        .expect("subscribe");
+    let r = h
+        .post(
+            "/entry/execute/sync",
+            json!({"investigationId": playground, "data": "!Print value=\"from the REST API\""}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut streamed = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let InvestigationEvent::Entries { entries } = ev {
+            streamed.extend(entries.into_iter().map(|e| e.display_text()));
+        }
+    }
+    assert!(
+        streamed.iter().any(|t| t == "from the REST API"),
+        "{streamed:?}"
+    );
+
+    // A line run from the console is persisted and visible to REST clients.
+    let out = ConsoleBackend::execute_line(&h.state, &playground, "!Set key=FromConsole value=yes")
+        .await
+        .expect("runs");
+    assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+    let ctx = h
+        .post(
+            &format!("/investigation/{playground}/context"),
+            json!({"query": "${FromConsole}"}),
+        )
+        .await
+        .json();
+    assert_eq!(ctx, json!("yes"));
+    let list = ConsoleBackend::list_investigations(&h.state)
+        .await
+        .expect("list");
+    assert!(list.iter().any(|s| s.id == playground && s.entries >= 4));
+}
