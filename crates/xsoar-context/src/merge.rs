@@ -30,8 +30,104 @@ enum Selector {
     None,
     /// `Path(true)`: overwrite the fields of the (first) existing item.
     True,
-    /// `Path(expr)`: update the first matching item, else append.
-    Js(JsExpr),
+    /// `Path(expr)`: update the first matching item, else append. `keys` is the selector
+    /// read as key-field terms when it has the `CommandResults` shape.
+    Js(JsExpr, Option<Vec<KeyTerm>>),
+}
+
+/// One `&&` term of a key-field selector: `val.K` (truthy) or `val.K == obj.K`.
+#[derive(Debug, Clone, PartialEq)]
+struct KeyTerm {
+    path: Vec<String>,
+    compare: bool,
+}
+
+/// Read `val.K && val.K == obj.K && ...` (the selectors `CommandResults` writes for its key
+/// fields, with `==` or `===`) as terms; anything else is `None`.
+fn key_terms(src: &str) -> Option<Vec<KeyTerm>> {
+    fn member(s: &str, root: &str) -> Option<Vec<String>> {
+        let rest = s.trim().strip_prefix(root)?.strip_prefix('.')?;
+        let parts: Vec<String> = rest.split('.').map(str::to_owned).collect();
+        parts
+            .iter()
+            .all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            })
+            .then_some(parts)
+    }
+    if src.contains("||") {
+        return None;
+    }
+    src.split("&&")
+        .map(|term| {
+            let term = term.trim();
+            let (l, r) = match term.split_once("===").or_else(|| term.split_once("==")) {
+                Some((l, r)) => (l, Some(r)),
+                None => (term, None),
+            };
+            let path = member(l, "val")?;
+            match r {
+                None => Some(KeyTerm {
+                    path,
+                    compare: false,
+                }),
+                Some(r) => (member(r, "obj")? == path).then_some(KeyTerm {
+                    path,
+                    compare: true,
+                }),
+            }
+        })
+        .collect()
+}
+
+fn key_field<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |cur, p| match cur {
+        // Context items are small objects: a scan beats hashing the key.
+        Value::Object(m) if m.len() <= 8 => m.iter().find(|(k, _)| *k == p).map(|(_, v)| v),
+        other => other.get(p.as_str()),
+    })
+}
+
+/// Key-field terms evaluated directly on JSON. `None` when JavaScript would have to decide
+/// (values of different types, where loose equality converts). Each distinct path is read
+/// once per item (the usual `val.K && val.K == obj.K` reads `K` once).
+fn key_match(terms: &[KeyTerm], item: &Value, obj_vals: &[Option<Value>]) -> Option<bool> {
+    let mut last: Option<(&[String], Option<&Value>)> = None;
+    for (t, obj_v) in terms.iter().zip(obj_vals) {
+        let v = match last {
+            Some((p, v)) if p == t.path.as_slice() => v,
+            _ => {
+                let v = key_field(item, &t.path);
+                last = Some((&t.path, v));
+                v
+            }
+        };
+        let truthy = match v {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+            Some(_) => true,
+        };
+        if !t.compare {
+            if !truthy {
+                return Some(false);
+            }
+            continue;
+        }
+        let equal = match (v, obj_v.as_ref()) {
+            (Some(Value::String(a)), Some(Value::String(b))) => a == b,
+            (Some(Value::Number(a)), Some(Value::Number(b))) => a.as_f64() == b.as_f64(),
+            (Some(Value::Bool(a)), Some(Value::Bool(b))) => a == b,
+            (None | Some(Value::Null), None | Some(Value::Null)) => true,
+            _ => return None,
+        };
+        if !equal {
+            return Some(false);
+        }
+    }
+    Some(true)
 }
 
 /// A parsed `EntryContext` key.
@@ -78,13 +174,16 @@ fn parse_key(key: &str) -> Result<Key, DtError> {
             let selector = match src {
                 "" => return Err(DtError::new(key, Some(open), "empty selector")),
                 "true" => Selector::True,
-                _ => Selector::Js(JsExpr::compile(src, VAL_OBJ).map_err(|m| {
-                    DtError::new(
-                        key,
-                        Some(open),
-                        format!("selector ({src}) does not compile: {m}"),
-                    )
-                })?),
+                _ => Selector::Js(
+                    JsExpr::compile(src, VAL_OBJ).map_err(|m| {
+                        DtError::new(
+                            key,
+                            Some(open),
+                            format!("selector ({src}) does not compile: {m}"),
+                        )
+                    })?,
+                    key_terms(src),
+                ),
             };
             let after = k.get(close + 1..).unwrap_or_default().trim();
             let sub = if after.is_empty() {
@@ -141,7 +240,7 @@ pub fn merge_entry_context(ctx: &mut Value, key: &str, value: Value) -> Result<(
             merge_true(ctx, &k.path, value);
             Ok(())
         }
-        Selector::Js(js) => merge_selector(ctx, &k.path, js, key, value),
+        Selector::Js(js, keys) => merge_selector(ctx, &k.path, js, keys.as_deref(), key, value),
     }
 }
 
@@ -293,10 +392,14 @@ fn deep_merge(old: &mut Value, new: Value, depth: usize) {
 /// Does `js` select `item` for `obj`? `residual` is `js` specialised for `obj`.
 fn matches(
     js: &JsExpr,
+    keys: Option<(&[KeyTerm], &[Option<Value>])>,
     residual: Option<&fast::Expr>,
     item: &Value,
     obj: &Value,
 ) -> Result<bool, String> {
+    if let Some(decided) = keys.and_then(|(k, vals)| key_match(k, item, vals)) {
+        return Ok(decided);
+    }
     if let Some(r) = residual {
         match fast::eval(r, &[item, obj]) {
             Ok(v) => return Ok(fast::truthy(v)),
@@ -318,6 +421,7 @@ fn merge_selector(
     ctx: &mut Value,
     segs: &[Box<str>],
     js: &JsExpr,
+    keys: Option<&[KeyTerm]>,
     key: &str,
     value: Value,
 ) -> Result<(), DtError> {
@@ -342,25 +446,34 @@ fn merge_selector(
     let fail = |m: String| DtError::new(key, None, format!("merge selector: {m}"));
     for obj in items {
         // Worth it only when the selector will run against several items.
-        let residual = if old.len() + appended.len() > 1 {
+        let residual = if keys.is_none() && old.len() + appended.len() > 1 {
             js.specialise(1, &obj)
         } else {
             None
         };
+        // The new object's key values, read once for every existing item.
+        let obj_vals: Vec<Option<Value>> = keys
+            .map(|k| {
+                k.iter()
+                    .map(|t| key_field(&obj, &t.path).cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let keys_and_vals = keys.map(|k| (k, obj_vals.as_slice()));
         let mut target = None;
         for (i, item) in old.iter().enumerate() {
             let view = updated
                 .iter()
                 .find(|(j, _)| *j == i)
                 .map_or(item, |(_, v)| v);
-            if matches(js, residual.as_ref(), view, &obj).map_err(fail)? {
+            if matches(js, keys_and_vals, residual.as_ref(), view, &obj).map_err(fail)? {
                 target = Some(Target::Old(i));
                 break;
             }
         }
         if target.is_none() {
             for (j, item) in appended.iter().enumerate() {
-                if matches(js, residual.as_ref(), item, &obj).map_err(fail)? {
+                if matches(js, keys_and_vals, residual.as_ref(), item, &obj).map_err(fail)? {
                     target = Some(Target::New(j));
                     break;
                 }

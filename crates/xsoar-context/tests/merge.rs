@@ -391,3 +391,37 @@ fn clear_except_keeps_nested_paths() {
         assert_eq!(&ctx, expected, "{keep:?}");
     }
 }
+
+/// Key-field selectors are decided on JSON directly; where JavaScript's loose equality would
+/// convert types (a number against a string), the selector still gives JavaScript's answer.
+#[test]
+fn key_field_selectors_match_like_javascript() {
+    let key = "Item(val.id && val.id == obj.id)";
+    let mut ctx = json!({});
+    for v in [
+        json!({"id": 1, "a": 1}),
+        json!({"id": "1", "b": 2}),
+        json!({"id": 2, "c": 3}),
+        json!({"id": null, "d": 4}),
+        json!({"id": null, "e": 5}),
+    ] {
+        merge_entry_context(&mut ctx, key, v).expect("merges");
+    }
+    // "1" == 1 in JavaScript: the second write updated the first item; null ids never match
+    // (`val.id &&` is false), so both null items were appended.
+    assert_eq!(
+        ctx["Item"],
+        json!([{"id": "1", "a": 1, "b": 2}, {"id": 2, "c": 3}, {"id": null, "d": 4}, {"id": null, "e": 5}])
+    );
+    let mut ctx = json!({});
+    let key = "Account(val.Email.Address && val.Email.Address === obj.Email.Address)";
+    merge_entry_context(&mut ctx, key, json!({"Email": {"Address": "a@x"}, "n": 1}))
+        .expect("merges");
+    merge_entry_context(&mut ctx, key, json!({"Email": {"Address": "a@x"}, "m": 2}))
+        .expect("merges");
+    merge_entry_context(&mut ctx, key, json!({"Email": {"Address": "b@x"}})).expect("merges");
+    assert_eq!(
+        ctx["Account"],
+        json!([{"Email": {"Address": "a@x"}, "n": 1, "m": 2}, {"Email": {"Address": "b@x"}}])
+    );
+}
