@@ -438,17 +438,7 @@ fn complex(cx: &mut Cx<'_>, at: &At<'_>, obj: &Obj<'_>) -> Complex {
 }
 
 fn transformer(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<Transformer> {
-    let obj = match untag(v) {
-        Value::Mapping(m) => Obj::new(m),
-        Value::Null => return None,
-        other => {
-            cx.error(
-                at,
-                format!("a transformer must be a mapping, found {}", describe(other)),
-            );
-            return None;
-        }
-    };
+    let obj = mapping(cx, at, v, "a transformer")?;
     let operator = req_str(cx, &obj, at, "operator")?;
     let mut args = IndexMap::new();
     if let Some((k, a)) = map(cx, &obj, at, "args") {
@@ -506,17 +496,7 @@ fn groups(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Vec<Vec<Atom>> {
 }
 
 fn atom(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<Atom> {
-    let obj = match untag(v) {
-        Value::Mapping(m) => Obj::new(m),
-        Value::Null => return None,
-        other => {
-            cx.error(
-                at,
-                format!("a condition must be a mapping, found {}", describe(other)),
-            );
-            return None;
-        }
-    };
+    let obj = mapping(cx, at, v, "a condition")?;
     let operator = req_str(cx, &obj, at, "operator")?;
     let left = match obj.get("left") {
         Some((k, v)) => operand(cx, &at.key(k), v),
@@ -573,21 +553,23 @@ fn operand(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Operand {
     }
 }
 
-fn branch(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<ConditionBranch> {
-    let obj = match untag(v) {
-        Value::Mapping(m) => Obj::new(m),
-        Value::Null => return None,
+/// `v` as a mapping; `null` is nothing, anything else is an error naming `what`.
+fn mapping<'v>(cx: &mut Cx<'_>, at: &At<'_>, v: &'v Value, what: &str) -> Option<Obj<'v>> {
+    match untag(v) {
+        Value::Mapping(m) => Some(Obj::new(m)),
+        Value::Null => None,
         other => {
             cx.error(
                 at,
-                format!(
-                    "a condition branch must be a mapping, found {}",
-                    describe(other)
-                ),
+                format!("{what} must be a mapping, found {}", describe(other)),
             );
-            return None;
+            None
         }
-    };
+    }
+}
+
+fn branch(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<ConditionBranch> {
+    let obj = mapping(cx, at, v, "a condition branch")?;
     let label = match obj.get("label") {
         None => {
             cx.error(&at.key("label"), "missing required field 'label'");
@@ -630,20 +612,7 @@ fn loop_block(cx: &mut Cx<'_>, at: &At<'_>, obj: &Obj<'_>) -> Loop {
 }
 
 fn field_mapping(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<FieldMapping> {
-    let obj = match untag(v) {
-        Value::Mapping(m) => Obj::new(m),
-        Value::Null => return None,
-        other => {
-            cx.error(
-                at,
-                format!(
-                    "a field mapping must be a mapping, found {}",
-                    describe(other)
-                ),
-            );
-            return None;
-        }
-    };
+    let obj = mapping(cx, at, v, "a field mapping")?;
     let incident_field = req_str(cx, &obj, at, "incidentfield")?;
     let (k, out) = obj.get("output")?;
     let output = arg_value(cx, &at.key(k), out, "output")?;
@@ -654,20 +623,7 @@ fn field_mapping(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<FieldMapping
 }
 
 fn input(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<PlaybookInput> {
-    let obj = match untag(v) {
-        Value::Mapping(m) => Obj::new(m),
-        Value::Null => return None,
-        other => {
-            cx.error(
-                at,
-                format!(
-                    "a playbook input must be a mapping, found {}",
-                    describe(other)
-                ),
-            );
-            return None;
-        }
-    };
+    let obj = mapping(cx, at, v, "a playbook input")?;
     // Indicator-query inputs have an empty (or null) key.
     let key = match obj.get("key") {
         None => {
@@ -691,20 +647,7 @@ fn input(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<PlaybookInput> {
 }
 
 fn output(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<PlaybookOutput> {
-    let obj = match untag(v) {
-        Value::Mapping(m) => Obj::new(m),
-        Value::Null => return None,
-        other => {
-            cx.error(
-                at,
-                format!(
-                    "a playbook output must be a mapping, found {}",
-                    describe(other)
-                ),
-            );
-            return None;
-        }
-    };
+    let obj = mapping(cx, at, v, "a playbook output")?;
     Some(PlaybookOutput {
         context_path: req_str(cx, &obj, at, "contextPath")?,
         description: str_or_empty(cx, &obj, at, "description"),
