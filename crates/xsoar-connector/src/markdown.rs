@@ -39,7 +39,7 @@ pub fn table_to_markdown(name: &str, t: &Value) -> String {
 
 /// `tableToMarkdown(name, t, headers=..., removeNull=..., ...)`.
 pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(64 + name.len());
     if !name.is_empty() {
         out.push_str("### ");
         out.push_str(name);
@@ -53,58 +53,52 @@ pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) ->
         out.push_str("**No entries.**\n");
         return out;
     }
-    use std::borrow::Cow;
-    let mut headers = opts.headers.clone();
+    // Headers borrow from the options or from the table; rows are views, never copies.
+    let mut headers: Option<Vec<&str>> = opts
+        .headers
+        .as_ref()
+        .map(|h| h.iter().map(String::as_str).collect());
     let mut t = t;
     if headers.is_none() {
         if let Value::Object(map) = t {
             if map.len() == 1 {
                 if let Some((k, v)) = map.iter().next() {
-                    headers = Some(vec![k.clone()]);
+                    headers = Some(vec![k.as_str()]);
                     t = v;
                 }
             }
         }
     }
-    let rows_in: Vec<&Value> = match t {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
+    let rows_in: &[Value] = match t {
+        Value::Array(items) => items,
+        other => std::slice::from_ref(other),
     };
+    let first = headers.as_ref().and_then(|h| h.first().copied());
     let first_is_object = matches!(rows_in.first(), Some(Value::Object(_)));
-    let rows: Vec<Cow<'_, Map<String, Value>>> = if first_is_object {
-        rows_in
-            .into_iter()
-            .map(|r| match r {
-                Value::Object(m) => Cow::Borrowed(m),
-                other => Cow::Owned(single(
-                    headers.as_ref().and_then(|h| h.first()),
-                    other.clone(),
-                )),
-            })
-            .collect()
-    } else {
-        let Some(h) = headers.as_ref().and_then(|h| h.first()) else {
-            return format!(
-                "{out}Missing headers param for tableToMarkdown. Example: headers=['Some Header']\n"
-            );
-        };
-        rows_in
-            .into_iter()
-            .map(|v| Cow::Owned(single(Some(h), v.clone())))
-            .collect()
-    };
+    if !first_is_object && first.is_none() {
+        out.push_str(
+            "Missing headers param for tableToMarkdown. Example: headers=['Some Header']\n",
+        );
+        return out;
+    }
+    // A row that is not an object stands for `{first_header: value}` (no header: `{}`).
+    let row_of = |v| Row::of(v, first_is_object, first.is_some());
     let mut headers = headers.unwrap_or_else(|| {
-        let mut keys: Vec<String> = rows
-            .first()
-            .map(|r| r.keys().cloned().collect())
-            .unwrap_or_default();
+        let mut keys: Vec<&str> = match rows_in.first().map(row_of) {
+            Some(Row::Map(m)) => m.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
         if !opts.keep_header_order {
-            keys.sort();
+            keys.sort_unstable();
         }
         keys
     });
     if opts.remove_null {
-        headers.retain(|h| rows.iter().any(|r| r.get(h).is_some_and(|v| !is_empty(v))));
+        headers.retain(|h| {
+            rows_in
+                .iter()
+                .any(|r| row_of(r).get(h, first).is_some_and(|v| !is_empty(v)))
+        });
     }
     if headers.is_empty() {
         out.push_str("**No entries.**\n");
@@ -112,40 +106,62 @@ pub fn table_to_markdown_with(name: &str, t: &Value, opts: &TableOptions<'_>) ->
     }
     out.push('|');
     for h in &headers {
-        let shown = match opts.header_transform {
-            Some(f) => f(h),
-            None => h.clone(),
-        };
-        out.push_str(&escape(&shown));
+        match opts.header_transform {
+            Some(f) => escape_into(&mut out, &f(h)),
+            None => escape_into(&mut out, h),
+        }
         out.push('|');
     }
-    out.push('\n');
-    out.push('|');
+    out.push_str("\n|");
     for _ in &headers {
         out.push_str("---|");
     }
     out.push('\n');
-    for row in &rows {
+    for r in rows_in {
+        let row = row_of(r);
         out.push_str("| ");
-        let cells: Vec<String> = headers
-            .iter()
-            .map(|h| match row.get(h) {
-                None | Some(Value::Null) => String::new(),
-                Some(v) => escape(&format_cell(v)),
-            })
-            .collect();
-        out.push_str(&cells.join(" | "));
+        for (i, h) in headers.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" | ");
+            }
+            match row.get(h, first) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => escape_into(&mut out, s),
+                Some(v) => escape_into(&mut out, &format_cell(v)),
+            }
+        }
         out.push_str(" |\n");
     }
     out
 }
 
-fn single(header: Option<&String>, v: Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    if let Some(h) = header {
-        m.insert(h.clone(), v);
+/// One table row as `tableToMarkdown` sees it.
+#[derive(Clone, Copy)]
+enum Row<'a> {
+    /// A dict row.
+    Map(&'a Map<String, Value>),
+    /// A scalar (or, when the first row is not a dict, any value) under the first header.
+    Single(&'a Value),
+    /// A non-dict row with no header to put it under.
+    Empty,
+}
+
+impl<'a> Row<'a> {
+    fn of(v: &'a Value, first_is_object: bool, has_header: bool) -> Self {
+        match v {
+            Value::Object(m) if first_is_object => Row::Map(m),
+            other if has_header => Row::Single(other),
+            _ => Row::Empty,
+        }
     }
-    m
+
+    fn get(self, header: &str, first: Option<&str>) -> Option<&'a Value> {
+        match self {
+            Row::Map(m) => m.get(header),
+            Row::Single(v) => (first == Some(header)).then_some(v),
+            Row::Empty => None,
+        }
+    }
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -250,26 +266,39 @@ fn py_str_repr(s: &str) -> String {
     out
 }
 
-/// Minimal markdown escaping of a cell or header: newlines become `<br>`, `|` and `` ` ``
-/// are backslash-escaped. One pass; no allocation beyond the result.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
+/// Minimal markdown escaping of a cell or header, appended to `out`: newlines become
+/// `<br>`, `|` and `` ` `` are backslash-escaped. Runs without special characters are copied
+/// in one piece.
+fn escape_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let rep = match bytes[i] {
+            b'\r' => {
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    out.push_str(&s[start..i]);
+                    out.push_str("<br>");
+                    i += 2;
+                    start = i;
+                    continue;
                 }
-                out.push_str("<br>");
+                "<br>"
             }
-            '\n' => out.push_str("<br>"),
-            '|' => out.push_str("\\|"),
-            '`' => out.push_str("\\`"),
-            c => out.push(c),
-        }
+            b'\n' => "<br>",
+            b'|' => "\\|",
+            b'`' => "\\`",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(rep);
+        i += 1;
+        start = i;
     }
-    out
+    out.push_str(&s[start..]);
 }
 
 #[cfg(test)]
@@ -368,5 +397,54 @@ mod tests {
             table_to_markdown_with("X", &json!([{"a": 1, "b": null, "c": ""}]), &opts),
             "### X\n|a|\n|---|\n| 1 |\n"
         );
+    }
+
+    #[test]
+    fn rows_that_are_not_objects_go_under_the_first_header() {
+        // First row a dict: later scalars become `{first_header: value}`.
+        let opts = TableOptions {
+            headers: Some(vec!["a".into(), "b".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            table_to_markdown_with("X", &json!([{"a": 1, "b": 2}, "s"]), &opts),
+            "### X\n|a|b|\n|---|---|\n| 1 | 2 |\n| s |  |\n"
+        );
+        // First row a scalar: every row (dicts too) is a cell of the first header.
+        let opts = TableOptions {
+            headers: Some(vec!["v".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            table_to_markdown_with("X", &json!([3, {"k": "x"}]), &opts),
+            "### X\n|v|\n|---|\n| 3 |\n| k: x |\n"
+        );
+        // A dict first row without headers: a scalar row has no column to fill.
+        check(
+            "X",
+            json!([{"a": 1}, 7]),
+            "### X\n|a|\n|---|\n| 1 |\n|  |\n",
+        );
+    }
+
+    #[test]
+    fn line_breaks_pipes_and_header_options() {
+        check(
+            "X",
+            json!([{"a|b": "1\r\n2\r3\n4"}]),
+            "### X\n|a\\|b|\n|---|\n| 1<br>2<br>3<br>4 |\n",
+        );
+        let upper = |h: &str| h.to_uppercase();
+        let opts = TableOptions {
+            header_transform: Some(&upper),
+            metadata: Some("meta".into()),
+            keep_header_order: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            table_to_markdown_with("X", &json!([{"z": 1, "a": "é|"}]), &opts),
+            "### X\nmeta\n|Z|A|\n|---|---|\n| 1 | é\\| |\n"
+        );
+        check("X", json!({}), "### X\n**No entries.**\n");
     }
 }

@@ -132,10 +132,10 @@ impl CommandResult {
             raw_response,
             replace_existing,
         } = spec;
-        let contents = raw_response
-            .clone()
-            .or_else(|| outputs.clone())
-            .unwrap_or(Value::Null);
+        let contents = match raw_response {
+            Some(raw) => raw,
+            None => outputs.clone().unwrap_or(Value::Null),
+        };
         let format = match &contents {
             Value::String(_) | Value::Number(_) => "text",
             _ => "json",
@@ -167,15 +167,19 @@ impl CommandResult {
                         .entry_context
                         .insert(format!("{parent}(true)"), Value::Object(inner));
                 }
-                Some(prefix) if !key_fields.is_empty() => {
-                    let selector = key_fields
-                        .iter()
-                        .map(|k| format!("val.{k} && val.{k} == obj.{k}"))
-                        .collect::<Vec<_>>()
-                        .join(" && ");
-                    result
-                        .entry_context
-                        .insert(format!("{prefix}({selector})"), outputs);
+                Some(mut key) if !key_fields.is_empty() => {
+                    // `Prefix(val.K && val.K == obj.K && ...)`, built in one buffer.
+                    key.push('(');
+                    for (i, k) in key_fields.iter().enumerate() {
+                        if i > 0 {
+                            key.push_str(" && ");
+                        }
+                        for part in ["val.", k, " && val.", k, " == obj.", k] {
+                            key.push_str(part);
+                        }
+                    }
+                    key.push(')');
+                    result.entry_context.insert(key, outputs);
                 }
                 Some(prefix) => {
                     result.entry_context.insert(prefix, outputs);

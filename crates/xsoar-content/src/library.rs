@@ -295,6 +295,11 @@ impl Library {
             .collect()
     }
 
+    /// Whether any loaded integration declares a command `name` (no allocation).
+    pub fn has_command(&self, name: &str) -> bool {
+        self.commands.get(name).is_some_and(|e| !e.is_empty())
+    }
+
     /// The command `name` of the integration with that brand (or id): `Brand|||name`.
     pub fn command(&self, brand: &str, name: &str) -> Option<(&Integration, &Command)> {
         let i = self.integration(brand)?;

@@ -40,6 +40,8 @@ enum Selector {
 struct KeyTerm {
     path: Vec<String>,
     compare: bool,
+    /// Same path as the previous term: its value is reused, not read again.
+    reuse: bool,
 }
 
 /// Read `val.K && val.K == obj.K && ...` (the selectors `CommandResults` writes for its key
@@ -60,7 +62,8 @@ fn key_terms(src: &str) -> Option<Vec<KeyTerm>> {
     if src.contains("||") {
         return None;
     }
-    src.split("&&")
+    let mut terms: Vec<KeyTerm> = src
+        .split("&&")
         .map(|term| {
             let term = term.trim();
             let (l, r) = match term.split_once("===").or_else(|| term.split_once("==")) {
@@ -72,14 +75,21 @@ fn key_terms(src: &str) -> Option<Vec<KeyTerm>> {
                 None => Some(KeyTerm {
                     path,
                     compare: false,
+                    reuse: false,
                 }),
                 Some(r) => (member(r, "obj")? == path).then_some(KeyTerm {
                     path,
                     compare: true,
+                    reuse: false,
                 }),
             }
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    for i in 1..terms.len() {
+        let same = terms[i - 1].path == terms[i].path;
+        terms[i].reuse = same;
+    }
+    Some(terms)
 }
 
 fn key_field<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
@@ -93,17 +103,13 @@ fn key_field<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
 /// Key-field terms evaluated directly on JSON. `None` when JavaScript would have to decide
 /// (values of different types, where loose equality converts). Each distinct path is read
 /// once per item (the usual `val.K && val.K == obj.K` reads `K` once).
+#[inline]
 fn key_match(terms: &[KeyTerm], item: &Value, obj_vals: &[Option<Value>]) -> Option<bool> {
-    let mut last: Option<(&[String], Option<&Value>)> = None;
+    let mut v = None;
     for (t, obj_v) in terms.iter().zip(obj_vals) {
-        let v = match last {
-            Some((p, v)) if p == t.path.as_slice() => v,
-            _ => {
-                let v = key_field(item, &t.path);
-                last = Some((&t.path, v));
-                v
-            }
-        };
+        if !t.reuse {
+            v = key_field(item, &t.path);
+        }
         let truthy = match v {
             None | Some(Value::Null) | Some(Value::Bool(false)) => false,
             Some(Value::String(s)) => !s.is_empty(),
@@ -389,6 +395,43 @@ fn deep_merge(old: &mut Value, new: Value, depth: usize) {
     }
 }
 
+/// One key field `K` (terms `val.K && val.K == obj.K`, or `val.K == obj.K`) whose new value
+/// is a non-empty string: the first item whose `K` is that same string. `None` when some
+/// item's `K` is neither absent, null, false nor a string (JavaScript decides those).
+fn scan_string_key(
+    terms: &[KeyTerm],
+    obj_vals: &[Option<Value>],
+    old: &[Value],
+) -> Option<Option<usize>> {
+    let (path, want) = match (terms, obj_vals) {
+        ([t], [Some(Value::String(w))]) if t.compare => (&t.path, w),
+        ([a, b], [_, Some(Value::String(w))]) if !a.compare && b.compare && b.reuse => (&b.path, w),
+        _ => return None,
+    };
+    let [name] = path.as_slice() else {
+        return None;
+    };
+    if want.is_empty() {
+        return None;
+    }
+    for (i, item) in old.iter().enumerate() {
+        let Value::Object(m) = item else { continue };
+        let v = if m.len() <= 8 {
+            m.iter()
+                .find(|(k, _)| k.as_str() == name.as_str())
+                .map(|(_, v)| v)
+        } else {
+            m.get(name.as_str())
+        };
+        match v {
+            Some(Value::String(s)) if s == want => return Some(Some(i)),
+            None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => {}
+            Some(_) => return None,
+        }
+    }
+    Some(None)
+}
+
 /// Does `js` select `item` for `obj`? `residual` is `js` specialised for `obj`.
 fn matches(
     js: &JsExpr,
@@ -461,11 +504,24 @@ fn merge_selector(
             .unwrap_or_default();
         let keys_and_vals = keys.map(|k| (k, obj_vals.as_slice()));
         let mut target = None;
-        for (i, item) in old.iter().enumerate() {
-            let view = updated
-                .iter()
-                .find(|(j, _)| *j == i)
-                .map_or(item, |(_, v)| v);
+        // The usual case (one string key field, no earlier update in this merge) is decided
+        // by a plain scan; it steps aside when JavaScript's loose equality would have a say.
+        let mut scanned = false;
+        if let (Some(k), true) = (keys, updated.is_empty()) {
+            if let Some(found) = scan_string_key(k, &obj_vals, old) {
+                target = found.map(Target::Old);
+                scanned = true;
+            }
+        }
+        for (i, item) in old.iter().enumerate().filter(|_| !scanned) {
+            let view = if updated.is_empty() {
+                item
+            } else {
+                updated
+                    .iter()
+                    .find(|(j, _)| *j == i)
+                    .map_or(item, |(_, v)| v)
+            };
             if matches(js, keys_and_vals, residual.as_ref(), view, &obj).map_err(fail)? {
                 target = Some(Target::Old(i));
                 break;

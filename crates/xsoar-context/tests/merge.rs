@@ -413,6 +413,17 @@ fn key_field_selectors_match_like_javascript() {
         ctx["Item"],
         json!([{"id": "1", "a": 1, "b": 2}, {"id": 2, "c": 3}, {"id": null, "d": 4}, {"id": null, "e": 5}])
     );
+    // The plain string scan must not decide past an item JavaScript would convert: "7" finds
+    // the numeric 7 after string ids that differ; empty and false ids never match.
+    let mut ctx =
+        json!({"Item": [{"id": "a"}, {"id": ""}, {"id": false}, {"id": 7}, {"id": "7", "x": 0}]});
+    merge_entry_context(&mut ctx, key, json!({"id": "7", "y": 1})).expect("merges");
+    assert_eq!(
+        ctx["Item"],
+        json!([{"id": "a"}, {"id": ""}, {"id": false}, {"id": "7", "y": 1}, {"id": "7", "x": 0}])
+    );
+    merge_entry_context(&mut ctx, key, json!({"id": "a", "z": 2})).expect("merges");
+    assert_eq!(ctx["Item"][0], json!({"id": "a", "z": 2}));
     let mut ctx = json!({});
     let key = "Account(val.Email.Address && val.Email.Address === obj.Email.Address)";
     merge_entry_context(&mut ctx, key, json!({"Email": {"Address": "a@x"}, "n": 1}))

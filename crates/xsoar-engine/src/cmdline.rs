@@ -87,10 +87,9 @@ pub fn parse_line(input: &str) -> Result<Line, LineError> {
         b'/' => (&trimmed[1..], true),
         _ => return Ok(Line::Note(trimmed.to_owned())),
     };
-    let chars: Vec<char> = rest.chars().collect();
     let base_col = input[..offset].chars().count() + 2;
     let mut p = Parser {
-        chars: &chars,
+        s: rest,
         pos: 0,
         base_col,
     };
@@ -117,8 +116,10 @@ pub fn parse_line(input: &str) -> Result<Line, LineError> {
     })
 }
 
+/// A cursor over the line after `!`: byte positions into the text (values are slices of it),
+/// columns counted in characters only when an error is reported.
 struct Parser<'a> {
-    chars: &'a [char],
+    s: &'a str,
     pos: usize,
     base_col: usize,
 }
@@ -129,40 +130,53 @@ fn is_key_char(c: char) -> bool {
 
 impl Parser<'_> {
     fn at_end(&self) -> bool {
-        self.pos >= self.chars.len()
+        self.pos >= self.s.len()
     }
 
     fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
+        self.s.get(self.pos..).and_then(|r| r.chars().next())
+    }
+
+    /// Moves past the current character.
+    fn bump(&mut self) {
+        if let Some(c) = self.peek() {
+            self.pos += c.len_utf8();
+        }
     }
 
     fn col(&self, pos: usize) -> usize {
-        self.base_col + pos
+        self.base_col + self.s.get(..pos).map_or(0, |p| p.chars().count())
+    }
+
+    fn slice(&self, from: usize) -> String {
+        self.s.get(from..self.pos).unwrap_or_default().to_owned()
     }
 
     fn skip_ws(&mut self) {
         while self.peek().is_some_and(char::is_whitespace) {
-            self.pos += 1;
+            self.bump();
         }
     }
 
     fn take_while(&mut self, f: impl Fn(char) -> bool) -> String {
         let start = self.pos;
         while self.peek().is_some_and(&f) {
-            self.pos += 1;
+            self.bump();
         }
-        self.chars[start..self.pos].iter().collect()
+        self.slice(start)
     }
 
     fn argument(&mut self) -> Result<RawArg, LineError> {
         // A key is a run of key characters followed by '='.
-        let mut end = self.pos;
-        while self.chars.get(end).copied().is_some_and(is_key_char) {
-            end += 1;
-        }
-        let key = if end > self.pos && self.chars.get(end) == Some(&'=') {
-            let key: String = self.chars[self.pos..end].iter().collect();
-            self.pos = end + 1;
+        let rest = self.s.get(self.pos..).unwrap_or_default();
+        let key_len: usize = rest
+            .chars()
+            .take_while(|&c| is_key_char(c))
+            .map(char::len_utf8)
+            .sum();
+        let key = if key_len > 0 && rest.as_bytes().get(key_len) == Some(&b'=') {
+            let key = rest[..key_len].to_owned();
+            self.pos += key_len + 1;
             Some(key)
         } else {
             None
@@ -184,7 +198,7 @@ impl Parser<'_> {
 
     fn quoted(&mut self, q: char) -> Result<String, LineError> {
         let start = self.pos;
-        self.pos += 1;
+        self.bump();
         let mut out = String::new();
         loop {
             match self.peek() {
@@ -198,7 +212,7 @@ impl Parser<'_> {
                     });
                 }
                 Some('\\') => {
-                    self.pos += 1;
+                    self.bump();
                     match self.peek() {
                         Some('n') => out.push('\n'),
                         Some('t') => out.push('\t'),
@@ -210,17 +224,15 @@ impl Parser<'_> {
                         }
                         None => out.push('\\'),
                     }
-                    if !self.at_end() {
-                        self.pos += 1;
-                    }
+                    self.bump();
                 }
                 Some(c) if c == q => {
-                    self.pos += 1;
+                    self.bump();
                     return Ok(out);
                 }
                 Some(c) => {
                     out.push(c);
-                    self.pos += 1;
+                    self.bump();
                 }
             }
         }
@@ -228,20 +240,23 @@ impl Parser<'_> {
 
     fn backtick(&mut self) -> Result<String, LineError> {
         let start = self.pos;
-        self.pos += 1;
+        self.bump();
         let body_start = self.pos;
-        while self.peek().is_some_and(|c| c != '`') {
-            self.pos += 1;
+        match self.s.get(body_start..).and_then(|r| r.find('`')) {
+            Some(len) => {
+                self.pos = body_start + len;
+                let out = self.slice(body_start);
+                self.bump();
+                Ok(out)
+            }
+            None => {
+                self.pos = self.s.len();
+                Err(LineError {
+                    column: self.col(start),
+                    message: "unterminated backtick quote: add the closing `".into(),
+                })
+            }
         }
-        if self.at_end() {
-            return Err(LineError {
-                column: self.col(start),
-                message: "unterminated backtick quote: add the closing `".into(),
-            });
-        }
-        let out: String = self.chars[body_start..self.pos].iter().collect();
-        self.pos += 1;
-        Ok(out)
     }
 
     /// A bare value ends at white space, except inside `${...}`, which may hold spaces,
@@ -252,26 +267,26 @@ impl Parser<'_> {
             if c.is_whitespace() {
                 break;
             }
-            if c == '$' && self.chars.get(self.pos + 1) == Some(&'{') {
+            if c == '$' && self.s.as_bytes().get(self.pos + 1) == Some(&b'{') {
                 let open = self.pos;
                 self.pos += 2;
                 self.skip_dt_body(open)?;
                 continue;
             }
-            self.pos += 1;
+            self.bump();
         }
-        Ok(self.chars[start..self.pos].iter().collect())
+        Ok(self.slice(start))
     }
 
     fn skip_dt_body(&mut self, open: usize) -> Result<(), LineError> {
         let mut depth = 1usize;
         let mut quote: Option<char> = None;
         while let Some(c) = self.peek() {
-            self.pos += 1;
+            self.bump();
             match quote {
                 Some(q) => {
                     if c == '\\' {
-                        self.pos += 1;
+                        self.bump();
                     } else if c == q {
                         quote = None;
                     }
@@ -443,6 +458,35 @@ mod tests {
         check(
             "  !Print value=${",
             "ERR column 16: unbalanced '${': add the closing '}' (or quote the value)",
+        );
+        // Columns count characters, not bytes.
+        check(
+            "!cmd x=é y=\"ü",
+            "ERR column 12: unterminated double quote: add the closing \" (or use backticks for text with quotes)",
+        );
+    }
+
+    #[test]
+    fn non_ascii_values_and_keys() {
+        let Ok(Line::Command(cl)) =
+            parse_line("!sig títle=\"Ünïcode ✓\" clé=`日本` ${x.ü ü} bare→x")
+        else {
+            panic!("parses");
+        };
+        assert_eq!(cl.name, "sig");
+        let got: Vec<(Option<&str>, &str)> = cl
+            .args
+            .iter()
+            .map(|a| (a.key.as_deref(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("títle"), "Ünïcode ✓"),
+                (Some("clé"), "日本"),
+                (None, "${x.ü ü}"),
+                (None, "bare→x"),
+            ]
         );
     }
 

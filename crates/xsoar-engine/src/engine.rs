@@ -14,6 +14,7 @@ use crate::investigation::{update_incident, Investigation};
 use crate::registry::{mask_all, InstanceInfo, InstanceSpec, Registry};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -537,7 +538,7 @@ impl Engine {
             simulated: false,
             raw_response: false,
         };
-        push_result(inv, &result, &meta, &self.clock)
+        push_result(inv, result, &meta, &self.clock)
     }
 
     /// Write an engine error entry for an invocation and record it in the outcome.
@@ -841,13 +842,13 @@ impl Engine {
             simulated: target.simulated,
             raw_response: special.raw_response,
         };
+        // Only a debug-mode run reports what was written; skip the copies otherwise.
+        let keep_written = special.debug_mode;
         let mut written_context = Map::new();
         for mut result in results {
             if !target.secrets.is_empty() {
                 mask_result(&mut result, &target.secrets);
             }
-            let id = push_result(inv, &result, &meta, &self.clock);
-            outcome.entries.push(id);
             if result.is_error() {
                 outcome.status = InvokeStatus::Error;
                 if outcome.error.is_none() {
@@ -861,6 +862,7 @@ impl Engine {
                 outcome.last_text = Some(s.clone());
             }
             // Context: EntryContext (unless ignore-outputs), then extend-context, then effects.
+            // The context is written from copies; the result itself then moves into the entry.
             let mut problems = Vec::new();
             {
                 let ctx = match scope.private.last_mut() {
@@ -869,7 +871,9 @@ impl Engine {
                 };
                 if !special.ignore_outputs {
                     for (key, value) in &result.entry_context {
-                        written_context.insert(key.clone(), value.clone());
+                        if keep_written {
+                            written_context.insert(key.clone(), value.clone());
+                        }
                         if let Err(e) = xsoar_context::merge_entry_context(ctx, key, value.clone())
                         {
                             problems.push(format!("Could not write context key '{key}': {e}"));
@@ -879,7 +883,9 @@ impl Engine {
                 for (key, path) in &special.extend_context {
                     match xsoar_context::eval_path_on(path, &result.contents) {
                         Ok(Some(v)) => {
-                            written_context.insert(key.clone(), v.clone());
+                            if keep_written {
+                                written_context.insert(key.clone(), v.clone());
+                            }
                             if let Err(e) = xsoar_context::merge_entry_context(ctx, key, v) {
                                 problems
                                     .push(format!("extend-context: could not write '{key}': {e}"));
@@ -892,7 +898,10 @@ impl Engine {
                     }
                 }
             }
-            for effect in &result.effects {
+            let effects = std::mem::take(&mut result.effects);
+            let id = push_result(inv, result, &meta, &self.clock);
+            outcome.entries.push(id);
+            for effect in &effects {
                 self.apply_effect(inv, scope, effect, outcome).await;
             }
             for p in problems {
@@ -1008,10 +1017,10 @@ impl Engine {
             })),
             definition_timeout: None,
             connector: Arc::new(builtins::Builtins),
-            brand: brand.unwrap_or_else(|| "Scripts".into()),
-            instance: "mock".into(),
+            brand: Cow::Owned(brand.unwrap_or_else(|| "Scripts".into())),
+            instance: Cow::Borrowed("mock"),
             simulated: false,
-            secrets: Vec::new(),
+            secrets: Cow::Borrowed(&[]),
         };
         self.record_results(inv, scope, invocation, special, &target, results, outcome)
             .await;
@@ -1132,8 +1141,8 @@ impl Engine {
             human_readable: None,
             parent_content: parent,
             parent_id: invocation.parent_id.clone(),
-            brand: target.brand.clone(),
-            instance: target.instance.clone(),
+            brand: target.brand.to_string(),
+            instance: target.instance.to_string(),
             created: rfc3339(self.clock.now()),
             user: "DBot".into(),
             category: "artifact".into(),
@@ -1156,15 +1165,15 @@ struct Target<'l> {
     definition: std::borrow::Cow<'l, Command>,
     definition_timeout: Option<u64>,
     connector: Arc<dyn Connector>,
-    brand: String,
-    instance: String,
+    brand: Cow<'l, str>,
+    instance: Cow<'l, str>,
     simulated: bool,
-    secrets: Vec<Secret>,
+    secrets: Cow<'l, [Secret]>,
 }
 
 fn resolve<'l>(
     lib: &'l Library,
-    registry: &Registry,
+    registry: &'l Registry,
     invocation: &Invocation,
     special: &SpecialArgs,
 ) -> Result<Vec<Target<'l>>, (String, InvokeStatus)> {
@@ -1216,10 +1225,10 @@ fn resolve<'l>(
                 definition: std::borrow::Cow::Borrowed(*command),
                 definition_timeout: command.timeout,
                 connector: connector.clone(),
-                brand: instance.spec.brand.clone(),
-                instance: instance.spec.name.clone(),
+                brand: Cow::Borrowed(&instance.spec.brand),
+                instance: Cow::Borrowed(&instance.spec.name),
                 simulated: instance.spec.simulated,
-                secrets: instance.secrets.clone(),
+                secrets: Cow::Borrowed(&instance.secrets),
             });
         }
         if !targets.is_empty() {
@@ -1289,10 +1298,10 @@ fn resolve<'l>(
                     definition: std::borrow::Cow::Borrowed(&script.signature),
                     definition_timeout: None,
                     connector,
-                    brand: BUILTIN_BRAND.into(),
-                    instance: BUILTIN_BRAND.into(),
+                    brand: Cow::Borrowed(BUILTIN_BRAND),
+                    instance: Cow::Borrowed(BUILTIN_BRAND),
                     simulated: false,
-                    secrets: Vec::new(),
+                    secrets: Cow::Borrowed(&[]),
                 }]);
             }
         }
@@ -1312,7 +1321,7 @@ fn resolve<'l>(
 
 /// The real command name behind a connector alias, when `name` is not declared anywhere.
 fn alias_target(lib: &Library, registry: &Registry, name: &str) -> Option<String> {
-    if !lib.commands_named(name).is_empty() || lib.script(name).is_some() {
+    if lib.has_command(name) || lib.script(name).is_some() {
         return None;
     }
     registry
@@ -1494,23 +1503,31 @@ struct EntryMeta<'a> {
 
 fn push_result(
     inv: &mut Investigation,
-    result: &CommandResult,
+    result: CommandResult,
     meta: &EntryMeta<'_>,
     clock: &Arc<dyn Clock>,
 ) -> String {
     let id = inv.next_entry_id();
+    let is_error = result.is_error();
+    let CommandResult {
+        entry_type,
+        contents,
+        contents_format,
+        human_readable,
+        entry_context,
+        effects: _,
+        tags,
+        note,
+    } = result;
     let (human_readable, format) = if meta.raw_response {
-        let f = if result.contents.is_string() {
-            result.contents_format.clone()
+        let f = if contents.is_string() {
+            contents_format
         } else {
             "json".into()
         };
         (None, f)
     } else {
-        (
-            result.human_readable.clone(),
-            result.contents_format.clone(),
-        )
+        (human_readable, contents_format)
     };
     let (task_id, playbook_id, entry_task, category) = match meta.task {
         Some(t) => (
@@ -1521,7 +1538,7 @@ fn push_result(
                 task_id: t.task_id.clone(),
                 task_name: t.task_name.clone(),
             }),
-            if result.is_error() {
+            if is_error {
                 "playbookErrors"
             } else {
                 "playbookTaskResult"
@@ -1532,8 +1549,8 @@ fn push_result(
     inv.entries.push(Entry {
         id: id.clone(),
         investigation_id: inv.id.clone(),
-        entry_type: result.entry_type.0,
-        contents: result.contents.clone(),
+        entry_type: entry_type.0,
+        contents,
         format,
         human_readable,
         parent_content: meta.parent_content.to_owned(),
@@ -1546,11 +1563,11 @@ fn push_result(
         task_id,
         playbook_id,
         entry_task,
-        note: result.note,
-        tags: result.tags.clone(),
+        note,
+        tags,
         file: String::new(),
         file_id: String::new(),
-        entry_context: (!result.entry_context.is_empty()).then(|| result.entry_context.clone()),
+        entry_context: (!entry_context.is_empty()).then_some(entry_context),
         simulated: meta.simulated,
     });
     id
@@ -1570,7 +1587,9 @@ fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
     }
     mask_value(&mut result.contents, secrets);
     if let Some(h) = &mut result.human_readable {
-        *h = mask_all(h, secrets);
+        if secrets.iter().any(|sec| h.contains(sec.expose())) {
+            *h = mask_all(h, secrets);
+        }
     }
     for v in result.entry_context.values_mut() {
         mask_value(v, secrets);

@@ -1,7 +1,7 @@
 //! An investigation: the incident, its war-room entries and its context.
 
 use crate::entry::Entry;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Investigation `type` of a playground (a war room without an incident).
@@ -41,7 +41,26 @@ impl Investigation {
 
     /// The id the next entry will get.
     pub fn next_entry_id(&self) -> String {
-        format!("{}@{}", self.entries.len() + 1, self.id)
+        // Written by hand: every command writes at least two entries, and `format!` costs
+        // more than the rest of the id.
+        let mut digits = [0u8; 20];
+        let mut n = self.entries.len() + 1;
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut id = String::with_capacity(digits.len() - at + 1 + self.id.len());
+        for &d in &digits[at..] {
+            id.push(char::from(d));
+        }
+        id.push('@');
+        id.push_str(&self.id);
+        id
     }
 
     /// An entry by id (`12@7`).
@@ -67,18 +86,47 @@ pub fn normalize_incident(id: &str, incident: Value) -> Value {
         Value::Object(o) => o,
         _ => Map::new(),
     };
-    let defaults = json!({
-        "id": id, "name": format!("Incident {id}"), "type": "Unclassified", "severity": 0,
-        "status": 1, "owner": "admin", "details": "", "labels": [], "phase": "",
-        "closeReason": "", "closeNotes": "", "playbookId": "", "sourceBrand": "Manual",
-        "sourceInstance": "", "CustomFields": {}
-    });
-    if let Value::Object(d) = defaults {
-        for (k, v) in d {
-            obj.entry(k).or_insert(v);
+    // Only the missing fields are built (an incident is created for every run and test).
+    const DEFAULTS: &[&str] = &[
+        "id",
+        "name",
+        "type",
+        "severity",
+        "status",
+        "owner",
+        "details",
+        "labels",
+        "phase",
+        "closeReason",
+        "closeNotes",
+        "playbookId",
+        "sourceBrand",
+        "sourceInstance",
+        "CustomFields",
+    ];
+    for &key in DEFAULTS {
+        if obj.contains_key(key) {
+            continue;
         }
+        let value = match key {
+            "id" => Value::String(id.to_owned()),
+            "name" => Value::String(format!("Incident {id}")),
+            "type" => Value::String("Unclassified".into()),
+            "severity" => Value::from(0),
+            "status" => Value::from(1),
+            "owner" => Value::String("admin".into()),
+            "labels" => Value::Array(Vec::new()),
+            "sourceBrand" => Value::String("Manual".into()),
+            "CustomFields" => Value::Object(Map::new()),
+            _ => Value::String(String::new()),
+        };
+        obj.insert(key.to_owned(), value);
     }
-    if let Some(Value::Object(custom)) = obj.get("CustomFields").cloned() {
+    if let Some(Value::Object(custom)) = obj
+        .get("CustomFields")
+        .filter(|c| !c.as_object().is_some_and(Map::is_empty))
+        .cloned()
+    {
         for (k, v) in custom {
             obj.entry(k).or_insert(v);
         }
