@@ -603,6 +603,63 @@ impl Store {
         .await
     }
 
+    /// Delete one stored content item; whether it existed.
+    pub async fn delete_content(&self, kind: &str, id: &str) -> Result<bool> {
+        let (kind, id) = (kind.to_owned(), id.to_owned());
+        self.call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM content WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+            )? > 0)
+        })
+        .await
+    }
+
+    /// The server configuration keys set through the API (`/system/config`), by key.
+    pub async fn system_config(&self) -> Result<Map<String, Value>> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare("SELECT key, value FROM system_config ORDER BY key")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Map::new();
+            for row in rows {
+                let (key, text) = row?;
+                out.insert(
+                    key.clone(),
+                    decode(format!("server configuration key {key}"), &text)?,
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Set server configuration keys (a `null` value removes the key).
+    pub async fn set_system_config(&self, values: Map<String, Value>) -> Result<()> {
+        let mut rows = Vec::with_capacity(values.len());
+        for (k, v) in &values {
+            let text = if v.is_null() {
+                None
+            } else {
+                Some(encode("server configuration value", v)?)
+            };
+            rows.push((k.clone(), text));
+        }
+        self.call(move |conn| {
+            for (key, text) in &rows {
+                match text {
+                    Some(t) => conn.execute(
+                        "INSERT OR REPLACE INTO system_config (key, value) VALUES (?1, ?2)",
+                        params![key, t],
+                    )?,
+                    None => conn.execute("DELETE FROM system_config WHERE key = ?1", [key])?,
+                };
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Uploaded content of one kind (all kinds when `None`), in upload order.
     pub async fn content(&self, kind: Option<&str>) -> Result<Vec<ContentRecord>> {
         let kind = kind.map(str::to_owned);

@@ -95,6 +95,16 @@ UPDATE entries SET type = COALESCE(json_extract(data, '$.type'), 1);
 CREATE INDEX entries_errors ON entries(investigation_id, seq) WHERE type = 4;
 "#,
     },
+    Migration {
+        version: 3,
+        description: "server configuration keys (/system/config)",
+        sql: r#"
+CREATE TABLE system_config (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The version a fully migrated database has.

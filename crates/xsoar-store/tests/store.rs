@@ -255,7 +255,7 @@ INSERT INTO entries (investigation_id, seq, data) VALUES
     }
     let (store, report) = Store::open(&path).expect("open migrates");
     assert_eq!(report.previous_version, 1);
-    assert_eq!(report.version, 2);
+    assert_eq!(report.version, schema::latest_version());
     assert_eq!(
         store
             .count_error_entries("p-playground")
@@ -507,4 +507,37 @@ async fn an_abrupt_exit_loses_no_committed_entry() {
         store.context("c-playground").await.expect("ctx"),
         Some(json!({"n": 200}))
     );
+}
+
+#[tokio::test]
+async fn system_config_and_content_deletion_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("db.sqlite");
+    {
+        let store = open(&path).await;
+        let mut values = Map::new();
+        values.insert("content.unlock.integrations".into(), json!("true"));
+        values.insert("limit".into(), json!(5));
+        store.set_system_config(values).await.expect("set");
+        let mut removal = Map::new();
+        removal.insert("limit".into(), Value::Null);
+        store.set_system_config(removal).await.expect("remove");
+        store
+            .save_content(vec![ContentRecord {
+                kind: "list".into(),
+                id: "L".into(),
+                file: "list-L.json".into(),
+                text: "{}".into(),
+                uploaded: "2025-01-01T00:00:00Z".into(),
+            }])
+            .await
+            .expect("content");
+        assert!(store.delete_content("list", "L").await.expect("delete"));
+        assert!(!store.delete_content("list", "L").await.expect("again"));
+    }
+    let store = open(&path).await;
+    let config = store.system_config().await.expect("config");
+    assert_eq!(config.len(), 1);
+    assert_eq!(config["content.unlock.integrations"], "true");
+    assert!(store.content(Some("list")).await.expect("lists").is_empty());
 }
