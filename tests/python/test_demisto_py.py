@@ -73,3 +73,63 @@ def test_incidents_are_created_and_searched(api):
         )
     )
     assert [i.id for i in typed.data] == [inc.id]
+
+
+def test_automation_scripts_save_search_copy_delete(api):
+    saved = api.save_or_update_script(
+        automation_script_filter_wrapper={
+            "script": {
+                "id": "",
+                "name": "PyClientScript",
+                "type": "python",
+                "subtype": "python3",
+                "script": "demisto.results('hi')",
+                "arguments": [{"name": "value", "required": True, "description": "v"}],
+                "outputs": [{"contextPath": "PyClientScript.Result", "type": "string"}],
+                "tags": ["utility"],
+                "version": -1,
+            },
+            "savePassword": False,
+        }
+    )
+    assert isinstance(saved, models.AutomationScriptResult)
+    assert saved.scripts[0].id == "PyClientScript"
+    assert saved.scripts[0].arguments[0].name == "value"
+
+    found = api.get_automation_scripts(automation_script_filter={"query": "name:PyClientScript"})
+    assert isinstance(found, models.AutomationScriptResult)
+    assert [s.name for s in found.scripts] == ["PyClientScript"]
+    assert found.scripts[0].tags == ["utility"]
+    assert found.scripts[0].system is False
+    assert found.scripts[0].modified.year >= 1
+    # What `demisto-sdk download` reads for one script: the raw JSON, code included.
+    raw, status, _ = api.generic_request("automation/load/PyClientScript", "POST", response_type="object")
+    assert status == 200
+    assert raw["script"] == "demisto.results('hi')"
+
+    copied = api.copy_script(automation_script_filter_wrapper={"script": {"id": "PyClientScript"}})
+    assert copied.scripts[0].name == "PyClientScript_copy"
+    api.delete_automation_script(automation_script_filter_wrapper={"script": {"id": "PyClientScript_copy"}})
+    left = api.get_automation_scripts(automation_script_filter={"query": "name:PyClientScript*"})
+    assert [s.name for s in left.scripts] == ["PyClientScript"]
+
+
+def test_war_room_upload_is_downloadable(api, playground, tmp_path):
+    src = tmp_path / "evidence.txt"
+    src.write_text("uploaded through the API")
+    # What XsoarClient.upload_file_to_war_room sends.
+    api.generic_request(
+        f"/entry/upload/{playground}",
+        "POST",
+        form_params=[("fileName", "evidence.txt"), ("fileComment", "from the client")],
+        files={"file": str(src)},
+        content_type="multipart/form-data",
+        response_type="object",
+    )
+    res = api.generic_request(f"/investigation/{playground}", "POST", body={"pageSize": 5}, response_type="object")
+    entry = [e for e in res[0]["entries"] if e["type"] == 3][-1]
+    assert entry["file"] == "evidence.txt"
+    os.chdir(tmp_path / ".")
+    path = api.download_file(entry["id"])
+    with open(path) as f:
+        assert f.read() == "uploaded through the API"

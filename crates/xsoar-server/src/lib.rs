@@ -16,6 +16,7 @@ mod api;
 mod body;
 mod console;
 mod error;
+mod source;
 mod state;
 pub mod views;
 
@@ -53,6 +54,8 @@ fn api_routes() -> Router<AppState> {
             "/contentpacks/installed/upload",
             post(api::content::upload_pack),
         )
+        .route("/entry/upload/{id}", post(api::war_room::upload))
+        .route("/jobs/import", post(api::content::import_job))
         .layer(DefaultBodyLimit::max(UPLOAD_LIMIT));
     Router::new()
         .route("/health/server", get(api::system::health))
@@ -91,6 +94,30 @@ fn api_routes() -> Router<AppState> {
             post(api::playbooks::start_on_investigation),
         )
         .route("/playbook/{id}", get(api::playbooks::playbook))
+        .route("/playbook/{id}/yaml", get(api::playbooks::yaml))
+        .route("/playbook/search", post(api::playbooks::search))
+        .route("/playbook/delete", post(api::playbooks::delete))
+        .route("/playbook/inputs/{id}", post(api::playbooks::set_inputs))
+        .route("/incident/investigate", post(api::incidents::investigate))
+        .route(
+            "/system/config",
+            get(api::system::get_config).post(api::system::set_config),
+        )
+        .route("/containers/reset", post(api::system::reset_containers))
+        .route(
+            "/settings/integration-conf",
+            put(api::content::save_module_config),
+        )
+        .route("/automation/search", post(api::automation::search))
+        .route("/automation", post(api::automation::save))
+        .route("/automation/delete", post(api::automation::delete))
+        .route("/automation/copy", post(api::automation::copy))
+        .route(
+            "/automation/load/{name}",
+            get(api::automation::load).post(api::automation::load),
+        )
+        .route("/content/bundle", get(api::content::bundle))
+        .route("/lists/save", post(api::content::save_list))
         .route(
             "/settings/integration/search",
             post(api::integrations::search),

@@ -310,6 +310,12 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// Whether a stored content kind is an engine item (packs, lists and jobs are kept for the
+/// API only).
+pub(crate) fn is_item_kind(kind: &str) -> bool {
+    matches!(kind, "integration" | "script" | "playbook")
+}
+
 /// Parse stored or uploaded YAML into an item, refusing files with errors.
 pub(crate) fn parse_item(text: &str, file: &str) -> Result<ContentItem, Vec<Diagnostic>> {
     let (item, diags) = parse_any(text, file);
@@ -349,7 +355,7 @@ impl AppState {
 
         // Uploaded content goes over what the binary loaded from disk.
         let mut items = Vec::new();
-        for c in snap.content.iter().filter(|c| c.kind != "pack") {
+        for c in snap.content.iter().filter(|c| is_item_kind(&c.kind)) {
             match parse_item(&c.text, &c.file) {
                 Ok(item) => items.push(item),
                 Err(diags) => {
@@ -1008,7 +1014,7 @@ impl AppState {
         let mut problems = outcome.problems;
         let stored = self.shared.store.content(None).await?;
         let mut uploaded = 0usize;
-        for c in stored.iter().filter(|c| c.kind != "pack") {
+        for c in stored.iter().filter(|c| is_item_kind(&c.kind)) {
             match parse_item(&c.text, &c.file) {
                 Ok(item) => {
                     uploaded += 1;

@@ -74,15 +74,15 @@ fn status_code(word: &str) -> Option<i64> {
 
 /// One `key:value` term of a search query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Term {
-    key: String,
-    value: String,
-    negated: bool,
+pub(crate) struct Term {
+    pub key: String,
+    pub value: String,
+    pub negated: bool,
 }
 
 /// Split `id: 104 and name:"disk full" -status:closed` into terms (words without a key are
 /// matched against the name).
-fn parse_query(q: &str) -> Vec<Term> {
+pub(crate) fn parse_query(q: &str) -> Vec<Term> {
     let mut terms = Vec::new();
     let chars: Vec<char> = q.chars().collect();
     let mut i = 0;
@@ -142,7 +142,7 @@ fn parse_query(q: &str) -> Vec<Term> {
 }
 
 /// Case-insensitive match with `*` wildcards.
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let p = pattern.to_lowercase();
     let t = text.to_lowercase();
     if !p.contains('*') {
@@ -171,7 +171,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         .is_none_or(|last| last.is_empty() || t.ends_with(last))
 }
 
-fn field_text(incident: &Value, key: &str) -> String {
+pub(crate) fn field_text(incident: &Value, key: &str) -> String {
     incident
         .get(key)
         .or_else(|| incident.get("CustomFields").and_then(|c| c.get(key)))
@@ -293,6 +293,31 @@ pub async fn close(
         })
         .await?;
     Ok(Json(views::incident(&incident)))
+}
+
+/// `POST /incident/investigate` (`{"id": "<incident id>"}`): open the incident's
+/// investigation. Every incident here has its investigation from the start, so this answers
+/// the investigation (as `POST /investigations/search` shows it) and starts the incident's
+/// playbook (`playbookId`) when it has never run, as XSOAR does for a pending incident.
+pub async fn investigate(
+    State(app): State<AppState>,
+    Body(body): Body<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = non_empty_text(body.get("id"))
+        .or_else(|| non_empty_text(body.get("incidentId")))
+        .ok_or_else(|| ApiError::bad_request("Missing id", "the body needs the incident id"))?;
+    let slot = app
+        .slot(&id)
+        .filter(|s| s.incident_id.is_some())
+        .ok_or_else(|| ApiError::not_found("Incident not found", format!("no incident '{id}'")))?;
+    let incident = slot.incident_snapshot();
+    if let Some(p) = non_empty_text(incident.get("playbookId")) {
+        if app.run_entry(&slot.id).is_none() {
+            app.start_playbook(slot.clone(), &p).await?;
+        }
+    }
+    let incident = slot.incident_snapshot();
+    Ok(Json(views::investigation(&slot.info(&incident))))
 }
 
 /// `POST /incident/batchDelete`.

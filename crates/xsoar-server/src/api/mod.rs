@@ -1,6 +1,7 @@
 //! Request handlers, one module per area of the API.
 
 pub mod auth;
+pub mod automation;
 pub mod content;
 pub mod incidents;
 pub mod integrations;

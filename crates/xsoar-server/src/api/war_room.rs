@@ -1,5 +1,5 @@
-//! War rooms: finding investigations, running lines, adding entries, reading context and
-//! downloading files.
+//! War rooms: finding investigations, running lines, adding entries, uploading and
+//! downloading files, reading context.
 //!
 //! Commands run on the in-memory investigation under its lock and are committed before the
 //! answer. Reads (entries, context, files) come from the store, which holds exactly what
@@ -9,7 +9,8 @@ use crate::body::{boolean, int, int_list, non_empty_text, text, text_list, Body}
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -366,4 +367,159 @@ mod tests {
         assert_eq!(page_of(&items, 0, None), vec![1, 2, 3, 4, 5]);
         assert!(page_of(&items, 9, Some(2)).is_empty());
     }
+}
+
+/// The parts of a war-room upload form.
+#[derive(Debug, Default)]
+struct UploadForm {
+    file: Option<(String, Vec<u8>)>,
+    fields: std::collections::HashMap<String, String>,
+}
+
+async fn upload_form(form: Result<Multipart, MultipartRejection>) -> Result<UploadForm, ApiError> {
+    let invalid = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(e.body_text())
+        } else {
+            ApiError::bad_request("Invalid multipart body", e.body_text())
+        }
+    };
+    let mut form = form.map_err(|e| {
+        ApiError::bad_request(
+            "Expected a multipart upload",
+            format!(
+                "{} (send the file as the multipart field 'file')",
+                e.body_text()
+            ),
+        )
+    })?;
+    let mut out = UploadForm::default();
+    while let Some(field) = form.next_field().await.map_err(invalid)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(invalid)?;
+            out.file = Some((file_name, bytes.to_vec()));
+        } else {
+            let value = field.text().await.map_err(invalid)?;
+            out.fields.insert(name, value);
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /entry/upload/{incidentId}` (multipart `file`, `fileName`, `fileComment`, `field`,
+/// `showMediaFile`, `last`): add a file entry (type 3) to the war room. The file is stored
+/// with the investigation and downloadable through `GET /entry/download/{entryId}`.
+///
+/// Choices where XSOAR is not specific: the entry's `contents` is the comment when one is
+/// given, else the file name; `fileName` overrides the part's file name; on an incident the
+/// file is also recorded in the incident field named by `field` (default `attachment`, a list
+/// of `{name, path, type, description, showMediaFile}`), which must be a list or unset.
+/// The answer is the new entry.
+pub async fn upload(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let form = upload_form(form).await?;
+    let slot = app.slot_or_404(&id)?;
+    let (part_name, bytes) = form.file.ok_or_else(|| {
+        ApiError::bad_request("No file", "the upload has no multipart field named 'file'")
+    })?;
+    let get = |k: &str| {
+        form.fields
+            .get(k)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let name = get("fileName")
+        .or_else(|| (!part_name.trim().is_empty()).then(|| part_name.trim().to_owned()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "Missing fileName",
+                "give the file a name: fileName, or a filename on the 'file' part",
+            )
+        })?;
+    let comment = get("fileComment").unwrap_or_default();
+    let show_media = match get("showMediaFile") {
+        None => false,
+        Some(v) => boolean(Some(&Value::String(v.clone()))).ok_or_else(|| {
+            ApiError::bad_request(
+                "Invalid showMediaFile",
+                format!("showMediaFile must be true or false, not '{v}'"),
+            )
+        })?,
+    };
+    let field = slot
+        .incident_id
+        .as_ref()
+        .map(|_| get("field").unwrap_or_else(|| "attachment".into()));
+    if let Some(f) = &field {
+        let current = slot.incident_snapshot().get(f).cloned();
+        if current
+            .as_ref()
+            .is_some_and(|v| !v.is_null() && !v.is_array())
+        {
+            return Err(ApiError::bad_request(
+                "Invalid field",
+                format!("the incident field '{f}' is not a list of attachments"),
+            ));
+        }
+    }
+    let size = bytes.len();
+    let entry = app
+        .with_investigation(slot, move |app, inv| {
+            Box::pin(async move {
+                let id = inv.next_entry_id();
+                let file_id = uuid::Uuid::new_v4().to_string();
+                inv.files.insert(file_id.clone(), bytes);
+                if let (Some(f), Value::Object(incident)) = (&field, &mut inv.incident) {
+                    let record = json!({
+                        "name": name, "path": file_id, "type": "application/octet-stream",
+                        "description": comment, "showMediaFile": show_media, "isTempPath": false,
+                    });
+                    match incident.get_mut(f) {
+                        Some(Value::Array(list)) => list.push(record),
+                        _ => {
+                            incident.insert(f.clone(), json!([record]));
+                        }
+                    }
+                }
+                let e = Entry {
+                    id: id.clone(),
+                    investigation_id: inv.id.clone(),
+                    entry_type: 3,
+                    contents: Value::String(if comment.is_empty() {
+                        name.clone()
+                    } else {
+                        comment
+                    }),
+                    format: "text".into(),
+                    human_readable: None,
+                    parent_content: String::new(),
+                    parent_id: String::new(),
+                    brand: String::new(),
+                    instance: String::new(),
+                    created: app.now(),
+                    user: inv.user.clone(),
+                    category: "attachments".into(),
+                    task_id: String::new(),
+                    playbook_id: String::new(),
+                    entry_task: None,
+                    note: false,
+                    tags: Vec::new(),
+                    file: name,
+                    file_id,
+                    entry_context: None,
+                    simulated: false,
+                };
+                let view = views::entry(&e);
+                inv.entries.push(e);
+                view
+            })
+        })
+        .await?;
+    tracing::info!(investigation = %id, bytes = size, "file uploaded to the war room");
+    Ok(Json(entry))
 }
