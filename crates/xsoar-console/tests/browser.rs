@@ -6,12 +6,13 @@
 //! manage instances — and checks what only a browser shows: scripts that must not run, dialogs
 //! that must not open, console errors, layout at a narrow width, and every byte the page
 //! received (captured at the server) for instance secrets. It saves a screenshot of each page
-//! (see [`screenshots_dir`]).
+//! (see `xsoar_webdriver::screenshots_dir`).
 //!
 //! It needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 //! tests/browser/run.sh installs them). Without them it fails; set
 //! `XSOAR_CONSOLE_SKIP_BROWSER=1` to skip it on purpose. `CHROMIUM` and `CHROMEDRIVER` override
-//! the binaries' paths.
+//! the binaries' paths. The browser plumbing it shares with the binary's browser test is in the
+//! `xsoar-webdriver` crate.
 
 mod common;
 
@@ -20,26 +21,19 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use common::{world, World, OTHER_INSTANCE, OTHER_SECRET, SIM_INSTANCE, SIM_SECRET};
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
 use futures::StreamExt;
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use xsoar_console::{router, ConsoleAuth, ConsoleBackend};
+use xsoar_webdriver::fantoccini::{self, Client};
+use xsoar_webdriver::{fail, Browser as Ui};
 
-type R<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+type R<T> = xsoar_webdriver::Result<T>;
 
 const API_KEY: &str = "browser-test-api-key-5d1c";
 /// A secret typed into the instance form (it must come back in no response).
 const TYPED_SECRET: &str = "typed-SECRET-9e2f61";
-const WAIT: Duration = Duration::from_secs(20);
-
-fn fail<T>(message: impl Into<String>) -> R<T> {
-    Err(message.into().into())
-}
 
 // ---- the server, with every response body captured -------------------------------------
 
@@ -84,99 +78,6 @@ async fn serve(w: &World, captured: Captured) -> R<String> {
 
 // ---- the browser -----------------------------------------------------------------------
 
-/// chromedriver, stopped on drop.
-struct Driver {
-    child: Child,
-    url: String,
-    profile: PathBuf,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
-fn free_port() -> R<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn binary(env: &str, default: &str) -> R<PathBuf> {
-    let path = PathBuf::from(std::env::var(env).unwrap_or_else(|_| default.to_owned()));
-    if !path.exists() {
-        return fail(format!(
-            "{} not found: install chromium and chromium-driver (tests/browser/run.sh does), set {env}, \
-             or set XSOAR_CONSOLE_SKIP_BROWSER=1 to skip the browser test",
-            path.display()
-        ));
-    }
-    Ok(path)
-}
-
-async fn start_driver() -> R<Driver> {
-    let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver")?;
-    let port = free_port()?;
-    let child = Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let profile = std::env::temp_dir().join(format!(
-        "xsoar-console-browser-{}-{port}",
-        std::process::id()
-    ));
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        profile,
-    };
-    let deadline = Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if Instant::now() > deadline {
-            return fail("chromedriver did not start listening");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(driver)
-}
-
-async fn connect(driver: &Driver) -> R<Client> {
-    let chromium = binary("CHROMIUM", "/usr/bin/chromium")?;
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("chrome"));
-    caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--window-size=1280,800",
-                format!("--user-data-dir={}", driver.profile.display()),
-            ]
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    Ok(ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await?)
-}
-
 /// Size the window so that the page itself gets `width`×`height` CSS pixels.
 async fn viewport(c: &Client, width: u32, height: u32) -> R<()> {
     c.set_window_size(width, height).await?;
@@ -196,148 +97,26 @@ async fn viewport(c: &Client, width: u32, height: u32) -> R<()> {
     Ok(())
 }
 
-/// chromedriver's console log (`/session/{id}/se/log`); each read drains it.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
+/// No alert/confirm/prompt is open.
+async fn no_dialog(ui: &Ui) -> R<()> {
+    match ui.client.get_alert_text().await {
+        Ok(text) => fail(format!("a dialog opened: {text:?}")),
+        Err(e) if e.to_string().contains("no such alert") => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
+}
+
+/// The war room's autocomplete suggestions, once they show.
+async fn suggestions(ui: &Ui) -> R<Vec<String>> {
+    let v = ui
+        .until(
+            "suggestions",
+            "const ul = document.getElementById('suggestions');\
+             if (ul.hidden) return null;\
+             return [...ul.querySelectorAll('li')].map(li => li.dataset.value);",
         )
-    }
-}
-
-/// What a test step needs.
-struct Ui {
-    c: Client,
-    base: String,
-    shots: PathBuf,
-    console_errors: Vec<String>,
-    sources: Vec<(String, String)>,
-}
-
-impl Ui {
-    async fn goto(&mut self, path: &str) -> R<()> {
-        self.drain_log().await?;
-        self.c.goto(&format!("{}{path}", self.base)).await?;
-        Ok(())
-    }
-
-    async fn drain_log(&mut self) -> R<()> {
-        let logs = self.c.issue_cmd(BrowserLog).await?;
-        for l in logs.as_array().into_iter().flatten() {
-            if l["level"] == "SEVERE" {
-                self.console_errors
-                    .push(l["message"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-        Ok(())
-    }
-
-    /// Poll a script until it returns something truthy; return that.
-    async fn until(&self, what: &str, script: &str) -> R<Value> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let v = self.c.execute(script, vec![]).await?;
-            let truthy = match &v {
-                Value::Null | Value::Bool(false) => false,
-                Value::String(s) => !s.is_empty(),
-                Value::Array(a) => !a.is_empty(),
-                _ => true,
-            };
-            if truthy {
-                return Ok(v);
-            }
-            if Instant::now() > deadline {
-                return fail(format!("timed out waiting for {what}"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn js(&self, script: &str) -> R<Value> {
-        Ok(self.c.execute(script, vec![]).await?)
-    }
-
-    async fn type_into(&self, css: &str, text: &str) -> R<()> {
-        let el = self.c.find(Locator::Css(css)).await?;
-        el.send_keys(text).await?;
-        Ok(())
-    }
-
-    async fn clear(&self, css: &str) -> R<()> {
-        self.c.find(Locator::Css(css)).await?.clear().await?;
-        Ok(())
-    }
-
-    async fn click(&self, css: &str) -> R<()> {
-        self.c.find(Locator::Css(css)).await?.click().await?;
-        Ok(())
-    }
-
-    async fn shot(&mut self, name: &str) -> R<()> {
-        let png = self.c.screenshot().await?;
-        std::fs::create_dir_all(&self.shots)?;
-        std::fs::write(self.shots.join(format!("{name}.png")), png)?;
-        let source = self.c.source().await?;
-        self.sources.push((name.to_owned(), source));
-        Ok(())
-    }
-
-    /// No alert/confirm/prompt is open.
-    async fn no_dialog(&self) -> R<()> {
-        match self.c.get_alert_text().await {
-            Ok(text) => fail(format!("a dialog opened: {text:?}")),
-            Err(e) if e.to_string().contains("no such alert") => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn run_line(&self, line: &str) -> R<()> {
-        self.clear("#command").await?;
-        self.type_into("#command", line).await?;
-        self.type_into("#command", &fantoccini::key::Key::Enter.to_string())
-            .await?;
-        Ok(())
-    }
-
-    async fn suggestions(&self) -> R<Vec<String>> {
-        let v = self
-            .until(
-                "suggestions",
-                "const ul = document.getElementById('suggestions');\
-                 if (ul.hidden) return null;\
-                 return [...ul.querySelectorAll('li')].map(li => li.dataset.value);",
-            )
-            .await?;
-        Ok(serde_json::from_value(v)?)
-    }
-}
-
-/// Where page screenshots go: `$XSOAR_CONSOLE_SCREENSHOTS` (tests/browser/run.sh points it at
-/// the committed tests/artifacts/screenshots), else the ignored tests/artifacts/tmp/screenshots,
-/// so a plain `cargo test` leaves the committed files alone.
-fn screenshots_dir() -> PathBuf {
-    match std::env::var_os("XSOAR_CONSOLE_SCREENSHOTS").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/artifacts/tmp/screenshots"),
-    }
-}
-
-fn failure_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/artifacts/tmp")
+        .await?;
+    Ok(serde_json::from_value(v)?)
 }
 
 // ---- the walk --------------------------------------------------------------------------
@@ -365,10 +144,7 @@ async fn login_and_incidents(ui: &mut Ui) -> R<()> {
     }
     // Create an incident from the form; it opens its war room.
     ui.type_into("#inc-name", "Suspicious login").await?;
-    ui.c.find(Locator::Css("#inc-severity"))
-        .await?
-        .select_by_value("3")
-        .await?;
+    ui.select("#inc-severity", "3").await?;
     ui.click("#new-incident button[type=submit]").await?;
     ui.until(
         "the war room of incident 1",
@@ -387,7 +163,7 @@ async fn war_room(ui: &mut Ui, w: &World) -> R<()> {
     // Autocomplete: commands after `!sig`.
     ui.click("#command").await?;
     ui.type_into("#command", "!sig").await?;
-    let s = ui.suggestions().await?;
+    let s = suggestions(ui).await?;
     if s.first().map(String::as_str) != Some("signl4_alert")
         || !s.contains(&"signl4_close_alert".to_owned())
     {
@@ -396,7 +172,7 @@ async fn war_room(ui: &mut Ui, w: &World) -> R<()> {
     // Arguments after the command, required ones marked.
     ui.clear("#command").await?;
     ui.type_into("#command", "!signl4_alert ").await?;
-    let s = ui.suggestions().await?;
+    let s = suggestions(ui).await?;
     if s.first().map(String::as_str) != Some("title")
         || !s.contains(&"s4_alerting_scenario".to_owned())
         || !s.contains(&"using".to_owned())
@@ -411,7 +187,7 @@ async fn war_room(ui: &mut Ui, w: &World) -> R<()> {
     }
     // Predefined values after the argument name.
     ui.type_into("#command", "s4_alerting_scenario=").await?;
-    let s = ui.suggestions().await?;
+    let s = suggestions(ui).await?;
     if s != ["single_ack", "multi_ack", "emergency"] {
         return fail(format!("values of s4_alerting_scenario: {s:?}"));
     }
@@ -428,7 +204,7 @@ async fn war_room(ui: &mut Ui, w: &World) -> R<()> {
     }
     // using= completes instance names (enabled ones only).
     ui.type_into("#command", "using=").await?;
-    let s = ui.suggestions().await?;
+    let s = suggestions(ui).await?;
     if s != [SIM_INSTANCE] {
         return fail(format!("using= values: {s:?}"));
     }
@@ -566,7 +342,7 @@ async fn hostile_content(ui: &mut Ui) -> R<()> {
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ui.no_dialog().await?;
+    no_dialog(ui).await?;
     let counts = ui
         .js("return { scripts: document.querySelectorAll('#entries script').length,\
                       handlers: document.querySelectorAll('#entries [onerror], #entries [onclick], #entries [onload]').length,\
@@ -578,11 +354,11 @@ async fn hostile_content(ui: &mut Ui) -> R<()> {
         return fail(format!("hostile content is not inert: {counts}"));
     }
     // Clicking the neutered link navigates nowhere and opens nothing.
-    let before = ui.c.current_url().await?;
-    ui.c.find(Locator::LinkText("here")).await?.click().await?;
+    let before = ui.client.current_url().await?;
+    ui.click_link("here").await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    ui.no_dialog().await?;
-    if ui.c.current_url().await? != before {
+    no_dialog(ui).await?;
+    if ui.client.current_url().await? != before {
         return fail("the neutered link navigated");
     }
     Ok(())
@@ -596,10 +372,7 @@ async fn playbook(ui: &mut Ui) -> R<()> {
     )
     .await?;
     ui.shot("playbooks").await?;
-    ui.c.find(Locator::LinkText("SIGNL4 Alert and Close"))
-        .await?
-        .click()
-        .await?;
+    ui.click_link("SIGNL4 Alert and Close").await?;
     ui.until(
         "the task graph",
         "return document.querySelectorAll('#graph g.task').length === 8 && document.querySelectorAll('#graph path.edge').length === 9;",
@@ -618,26 +391,11 @@ async fn playbook(ui: &mut Ui) -> R<()> {
         "return document.getElementById('run-incident').value === '2' && document.getElementById('run-state').textContent.includes('Not run');",
     )
     .await?;
-    ui.click("#run-button").await?;
-    ui.until(
-        "the manual task to wait",
-        "return document.querySelector('#graph [data-task=\"3\"]').dataset.state === 'Waiting' && document.getElementById('complete-task');",
-    )
-    .await?;
-    let states = ui
-        .js("return Object.fromEntries([...document.querySelectorAll('#graph g.task')].map(g => [g.dataset.task, g.dataset.state]));")
-        .await?;
+    let states = ui.run_to_manual_task("3").await?;
     if states["1"] != "Completed" || states["2"] != "Completed" || states["4"] != "Pending" {
         return fail(format!("states while waiting: {states}"));
     }
-    ui.click("#complete-task").await?;
-    let states = ui
-        .until(
-            "the run to complete",
-            "const s = Object.fromEntries([...document.querySelectorAll('#graph g.task')].map(g => [g.dataset.task, g.dataset.state]));\
-             return s['6'] === 'Completed' ? s : null;",
-        )
-        .await?;
+    let states = ui.complete_manual_task().await?;
     let expected = json!({"0": "Completed", "1": "Completed", "2": "Completed", "3": "Completed", "4": "Completed",
         "5": "Completed", "6": "Completed", "7": "NotExecuted"});
     if states != expected {
@@ -777,7 +535,7 @@ async fn narrow_and_lists(ui: &mut Ui) -> R<()> {
         "return [...document.querySelectorAll('#entries .entry .body')].some(b => b.textContent.includes('Hello from the playground'));",
     )
     .await?;
-    viewport(&ui.c, 480, 900).await?;
+    viewport(&ui.client, 480, 900).await?;
     ui.goto("/investigations/1").await?;
     ui.until(
         "the war room at a narrow width",
@@ -793,7 +551,7 @@ async fn narrow_and_lists(ui: &mut Ui) -> R<()> {
         ));
     }
     ui.shot("warroom-narrow").await?;
-    viewport(&ui.c, 1280, 800).await?;
+    viewport(&ui.client, 1280, 800).await?;
     Ok(())
 }
 
@@ -805,7 +563,7 @@ async fn walk(ui: &mut Ui, w: &World, captured: &Captured) -> R<()> {
     integrations(ui, w).await?;
     narrow_and_lists(ui).await?;
     ui.drain_log().await?;
-    ui.no_dialog().await?;
+    no_dialog(ui).await?;
 
     // No secret in anything the browser received, nor in any page's final DOM.
     let secrets = [SIM_SECRET, OTHER_SECRET, TYPED_SECRET];
@@ -824,23 +582,19 @@ async fn walk(ui: &mut Ui, w: &World, captured: &Captured) -> R<()> {
             }
         }
     }
-    for (page, source) in &ui.sources {
+    for (page, source) in &ui.pages {
         for s in secrets {
             if source.contains(s) {
                 return fail(format!("a secret is in the {page} page"));
             }
         }
     }
-    if !ui.console_errors.is_empty() {
-        return fail(format!("console errors: {:#?}", ui.console_errors));
-    }
-    Ok(())
+    ui.no_console_errors().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_a_real_browser() {
-    if std::env::var_os("XSOAR_CONSOLE_SKIP_BROWSER").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("browser test skipped: XSOAR_CONSOLE_SKIP_BROWSER is set");
+    if xsoar_webdriver::skip_requested() {
         return;
     }
     let w = world().await;
@@ -848,28 +602,15 @@ async fn console_in_a_real_browser() {
     let base = serve(&w, captured.clone())
         .await
         .expect("the console starts");
-    let driver = start_driver().await.unwrap_or_else(|e| panic!("{e}"));
-    let client = connect(&driver)
+    let mut ui = Ui::launch("xsoar-console-browser", base)
         .await
-        .unwrap_or_else(|e| panic!("cannot start Chromium through chromedriver: {e}"));
-    let mut ui = Ui {
-        c: client,
-        base,
-        shots: screenshots_dir(),
-        console_errors: Vec::new(),
-        sources: Vec::new(),
-    };
+        .unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
-    let outcome = match viewport(&ui.c, 1280, 800).await {
+    let outcome = match viewport(&ui.client, 1280, 800).await {
         Ok(()) => walk(&mut ui, &w, &captured).await,
         Err(e) => Err(e),
     };
-    if outcome.is_err() {
-        ui.shots = failure_dir();
-        let _ = ui.shot("failure").await;
-    }
-    let _ = ui.c.clone().close().await;
-    drop(driver);
+    ui.close(outcome.is_err(), "failure").await;
     if let Err(e) = outcome {
         panic!("browser test failed: {e} (screenshot: tests/artifacts/tmp/failure.png)");
     }

@@ -15,35 +15,24 @@
 //! without them; set `XSOAR_CONSOLE_SKIP_BROWSER=1` to skip it on purpose. `CHROMIUM` and
 //! `CHROMEDRIVER` override the binaries' paths. Page screenshots go to
 //! `$XSOAR_CONSOLE_SCREENSHOTS` (default tests/artifacts/tmp/screenshots, prefixed `serve-`);
-//! on failure, tests/artifacts/tmp/console-serve-failure.png.
+//! on failure, tests/artifacts/tmp/console-serve-failure.png. The browser plumbing both tests
+//! share is in the `xsoar-webdriver` crate.
 
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use xsoar_webdriver::{fail, workspace_root, Browser as Ui, POLL, WAIT};
 
-type R<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+type R<T> = xsoar_webdriver::Result<T>;
 
 const API_KEY: &str = "console-serve-test-key-4b7e19";
 /// The secret of the embedded simulator's instance: it must never reach a client.
 const SIM_SECRET: &str = xsoar_signl4::sim::DEFAULT_SIM_SECRET;
 const PLAYBOOK: &str = "SIGNL4 Alert and Close";
-const WAIT: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(100);
-
-fn fail<T>(message: impl Into<String>) -> R<T> {
-    Err(message.into().into())
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 // ---- the server ------------------------------------------------------------------------
 
@@ -88,7 +77,7 @@ fn drain(pipe: impl Read + Send + 'static, output: Arc<Mutex<String>>, tx: mpsc:
 async fn start_server() -> R<Server> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xsoar-emu"))
         .args(["serve", "--in-memory", "--bind", "127.0.0.1:0"])
-        .current_dir(root())
+        .current_dir(workspace_root())
         .env("XSOAR_EMU_API_KEY", API_KEY)
         .env_remove("XSOAR_EMU_CONFIG")
         .env_remove("HTTPS_PROXY")
@@ -316,223 +305,6 @@ impl Api {
     }
 }
 
-// ---- the browser -----------------------------------------------------------------------
-
-/// chromedriver, stopped on drop.
-struct Driver {
-    child: Child,
-    url: String,
-    profile: PathBuf,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
-fn binary(env: &str, default: &str) -> R<PathBuf> {
-    let path = PathBuf::from(std::env::var(env).unwrap_or_else(|_| default.to_owned()));
-    if !path.exists() {
-        return fail(format!(
-            "{} not found: install chromium and chromium-driver (tests/browser/run.sh does), set {env}, \
-             or set XSOAR_CONSOLE_SKIP_BROWSER=1 to skip the browser tests",
-            path.display()
-        ));
-    }
-    Ok(path)
-}
-
-async fn start_driver() -> R<Driver> {
-    let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        profile: std::env::temp_dir()
-            .join(format!("xsoar-console-serve-{}-{port}", std::process::id())),
-    };
-    let deadline = Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if Instant::now() > deadline {
-            return fail("chromedriver did not start listening");
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    Ok(driver)
-}
-
-async fn connect(driver: &Driver) -> R<Client> {
-    let chromium = binary("CHROMIUM", "/usr/bin/chromium")?;
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("chrome"));
-    caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--window-size=1280,800",
-                format!("--user-data-dir={}", driver.profile.display()),
-            ]
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    Ok(ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await?)
-}
-
-/// chromedriver's console log (`/session/{id}/se/log`); each read drains it.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
-    }
-}
-
-struct Ui {
-    c: Client,
-    base: String,
-    shots: PathBuf,
-    console_errors: Vec<String>,
-    /// (page, HTML) snapshots.
-    pages: Vec<(String, String)>,
-}
-
-impl Ui {
-    async fn goto(&mut self, path: &str) -> R<()> {
-        self.drain_log().await?;
-        self.c.goto(&format!("{}{path}", self.base)).await?;
-        Ok(())
-    }
-
-    async fn drain_log(&mut self) -> R<()> {
-        let logs = self.c.issue_cmd(BrowserLog).await?;
-        for l in logs.as_array().into_iter().flatten() {
-            if l["level"] == "SEVERE" {
-                self.console_errors
-                    .push(l["message"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-        Ok(())
-    }
-
-    /// Poll a script until it returns something truthy; return that.
-    async fn until(&self, what: &str, script: &str) -> R<Value> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let v = self.c.execute(script, vec![]).await?;
-            let truthy = match &v {
-                Value::Null | Value::Bool(false) => false,
-                Value::String(s) => !s.is_empty(),
-                Value::Array(a) => !a.is_empty(),
-                _ => true,
-            };
-            if truthy {
-                return Ok(v);
-            }
-            if Instant::now() > deadline {
-                let banner = self
-                    .c
-                    .execute(
-                        "const b = document.getElementById('banner'); return b && !b.hidden ? b.textContent : '';",
-                        vec![],
-                    )
-                    .await
-                    .unwrap_or_default();
-                return fail(format!(
-                    "timed out after {}s waiting for {what} (page banner: {banner})",
-                    WAIT.as_secs()
-                ));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    async fn js(&self, script: &str) -> R<Value> {
-        Ok(self.c.execute(script, vec![]).await?)
-    }
-
-    async fn type_into(&self, css: &str, text: &str) -> R<()> {
-        self.c
-            .find(Locator::Css(css))
-            .await?
-            .send_keys(text)
-            .await?;
-        Ok(())
-    }
-
-    async fn click(&self, css: &str) -> R<()> {
-        self.c.find(Locator::Css(css)).await?.click().await?;
-        Ok(())
-    }
-
-    async fn run_line(&self, line: &str) -> R<()> {
-        self.c.find(Locator::Css("#command")).await?.clear().await?;
-        self.type_into("#command", line).await?;
-        self.type_into("#command", &fantoccini::key::Key::Enter.to_string())
-            .await
-    }
-
-    /// Screenshot and HTML of the page as it is now.
-    async fn shot(&mut self, name: &str) -> R<()> {
-        let png = self.c.screenshot().await?;
-        std::fs::create_dir_all(&self.shots)?;
-        std::fs::write(self.shots.join(format!("{name}.png")), png)?;
-        let source = self.c.source().await?;
-        self.pages.push((name.to_owned(), source));
-        Ok(())
-    }
-}
-
-fn screenshots_dir() -> PathBuf {
-    match std::env::var_os("XSOAR_CONSOLE_SCREENSHOTS").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => root().join("tests/artifacts/tmp/screenshots"),
-    }
-}
-
-fn failure_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/artifacts/tmp")
-}
-
 // ---- the walk --------------------------------------------------------------------------
 
 /// Log in with the key and create an incident from the form; returns its id (its war room is
@@ -559,7 +331,7 @@ async fn login_and_incident(ui: &mut Ui) -> R<String> {
     ui.drain_log().await?;
     ui.console_errors
         .retain(|e| !(e.contains("/console/login") && e.contains("401")));
-    ui.c.find(Locator::Css("#api-key")).await?.clear().await?;
+    ui.clear("#api-key").await?;
     ui.type_into("#api-key", API_KEY).await?;
     ui.shot("serve-login").await?;
     ui.click("#login button[type=submit]").await?;
@@ -569,10 +341,7 @@ async fn login_and_incident(ui: &mut Ui) -> R<String> {
     )
     .await?;
     ui.type_into("#inc-name", "Disk full on db1").await?;
-    ui.c.find(Locator::Css("#inc-severity"))
-        .await?
-        .select_by_value("3")
-        .await?;
+    ui.select("#inc-severity", "3").await?;
     ui.click("#new-incident button[type=submit]").await?;
     let id = ui
         .until(
@@ -762,10 +531,7 @@ async fn playbook_from_the_page(ui: &mut Ui, api: &mut Api) -> R<()> {
         ),
     )
     .await?;
-    ui.c.find(Locator::LinkText(PLAYBOOK))
-        .await?
-        .click()
-        .await?;
+    ui.click_link(PLAYBOOK).await?;
     ui.until(
         "the task graph",
         &format!(
@@ -774,10 +540,7 @@ async fn playbook_from_the_page(ui: &mut Ui, api: &mut Api) -> R<()> {
         ),
     )
     .await?;
-    ui.c.find(Locator::Css("#run-incident"))
-        .await?
-        .select_by_value(&id)
-        .await?;
+    ui.select("#run-incident", &id).await?;
     ui.until(
         "the REST incident to be chosen",
         &format!(
@@ -787,15 +550,7 @@ async fn playbook_from_the_page(ui: &mut Ui, api: &mut Api) -> R<()> {
         ),
     )
     .await?;
-    ui.click("#run-button").await?;
-    ui.until(
-        "the manual task to wait",
-        "return document.querySelector('#graph [data-task=\"3\"]').dataset.state === 'Waiting' && document.getElementById('complete-task');",
-    )
-    .await?;
-    let states = ui
-        .js("return Object.fromEntries([...document.querySelectorAll('#graph g.task')].map(g => [g.dataset.task, g.dataset.state]));")
-        .await?;
+    let states = ui.run_to_manual_task("3").await?;
     if states["1"] != "Completed" || states["2"] != "Completed" || states["4"] != "Pending" {
         return fail(format!("task states while waiting: {states}"));
     }
@@ -806,14 +561,7 @@ async fn playbook_from_the_page(ui: &mut Ui, api: &mut Api) -> R<()> {
         return fail(format!("the REST API reports the waiting run as {waiting}"));
     }
     ui.shot("serve-playbook-waiting").await?;
-    ui.click("#complete-task").await?;
-    let states = ui
-        .until(
-            "the run to complete",
-            "const s = Object.fromEntries([...document.querySelectorAll('#graph g.task')].map(g => [g.dataset.task, g.dataset.state]));\
-             return document.getElementById('run-state').textContent === 'Run completed' && s['6'] === 'Completed' ? s : null;",
-        )
-        .await?;
+    let states = ui.complete_manual_task().await?;
     let expected = json!({"0": "Completed", "1": "Completed", "2": "Completed", "3": "Completed", "4": "Completed",
         "5": "Completed", "6": "Completed", "7": "NotExecuted"});
     if states != expected {
@@ -965,17 +713,12 @@ async fn walk(ui: &mut Ui, api: &mut Api) -> R<()> {
     .await?;
     ui.shot("serve-incidents").await?;
     read_everything(api).await?;
-    ui.drain_log().await?;
-    if !ui.console_errors.is_empty() {
-        return fail(format!("browser console errors: {:#?}", ui.console_errors));
-    }
-    Ok(())
+    ui.no_console_errors().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_of_the_serve_binary_in_a_real_browser() {
-    if std::env::var_os("XSOAR_CONSOLE_SKIP_BROWSER").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("browser test skipped: XSOAR_CONSOLE_SKIP_BROWSER is set");
+    if xsoar_webdriver::skip_requested() {
         return;
     }
     let started = Instant::now();
@@ -989,17 +732,9 @@ async fn console_of_the_serve_binary_in_a_real_browser() {
     let base = relay(upstream, captured.clone())
         .await
         .unwrap_or_else(|e| panic!("the relay does not start: {e}"));
-    let driver = start_driver().await.unwrap_or_else(|e| panic!("{e}"));
-    let client = connect(&driver)
+    let mut ui = Ui::launch("xsoar-console-serve", base)
         .await
-        .unwrap_or_else(|e| panic!("cannot start Chromium through chromedriver: {e}"));
-    let mut ui = Ui {
-        c: client,
-        base,
-        shots: screenshots_dir(),
-        console_errors: Vec::new(),
-        pages: Vec::new(),
-    };
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut api = Api {
         http: rest_client().unwrap_or_else(|e| panic!("{e}")),
         base: server.base.clone(),
@@ -1007,12 +742,7 @@ async fn console_of_the_serve_binary_in_a_real_browser() {
         session: None,
     };
     let mut outcome = walk(&mut ui, &mut api).await;
-    if outcome.is_err() {
-        ui.shots = failure_dir();
-        let _ = ui.shot("console-serve-failure").await;
-    }
-    let _ = ui.c.clone().close().await;
-    drop(driver);
+    ui.close(outcome.is_err(), "console-serve-failure").await;
     let output = server.output();
     drop(server);
     if outcome.is_ok() {
