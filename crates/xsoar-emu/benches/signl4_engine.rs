@@ -4,14 +4,20 @@
 //!
 //! 1. `!signl4_alert` through `Engine::execute_line` (parse, bind, dispatch, connector,
 //!    entries, context merge) vs a bare reqwest POST of the same JSON to the same simulator,
-//!    interleaved in blocks so both see the same machine load; the median block ratio is
-//!    reported.
+//!    and the SIGNL4 connector called directly, interleaved in blocks so all three see the
+//!    same machine load; the median block ratios are reported, with the engine's own time
+//!    (outside the connector call) per command, so the overhead can be attributed.
 //! 2. 1,000 concurrent runs of the "SIGNL4 Alert and Close" playbook (manual step completed
 //!    by option) against the simulator: throughput and peak memory (VmHWM).
 
+use futures::future::BoxFuture;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use xsoar_connector::{
+    CommandCall, CommandOutput, Connector, ConnectorError, ConnectorFactory, InstanceConfig,
+};
 use xsoar_content::parse_any;
 use xsoar_engine::{
     Engine, EngineOptions, InstanceSpec, Investigation, RunOptions, RunState, TaskCompletion,
@@ -32,6 +38,45 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Nanoseconds spent inside SIGNL4 connector calls (HTTP round trip included).
+static IN_CONNECTOR: AtomicU64 = AtomicU64::new(0);
+
+/// Wraps the SIGNL4 factory so the time spent inside connector calls can be subtracted.
+struct Timed(Arc<dyn ConnectorFactory>);
+impl ConnectorFactory for Timed {
+    fn brand(&self) -> &str {
+        self.0.brand()
+    }
+    fn build(&self, instance: &InstanceConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+        Ok(Arc::new(TimedConnector(self.0.build(instance)?)))
+    }
+}
+struct TimedConnector(Arc<dyn Connector>);
+impl std::fmt::Debug for TimedConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TimedConnector")
+    }
+}
+impl Connector for TimedConnector {
+    fn execute<'a>(
+        &'a self,
+        call: CommandCall<'a>,
+    ) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
+        Box::pin(async move {
+            let t = Instant::now();
+            let out = self.0.execute(call).await;
+            IN_CONNECTOR.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            out
+        })
+    }
+    fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        self.0.test_module()
+    }
+    fn aliases(&self) -> &[(&'static str, &'static str)] {
+        self.0.aliases()
+    }
+}
+
 fn engine(url: &str) -> Engine {
     let engine = Engine::new(VirtualClock::fixed(), EngineOptions::default());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -44,7 +89,7 @@ fn engine(url: &str) -> Engine {
         items.extend(parse_any(&text, f).0);
     }
     engine.add_content(items);
-    engine.register_factory(xsoar_signl4::factory());
+    engine.register_factory(Arc::new(Timed(xsoar_signl4::factory())));
     let mut params = serde_json::Map::new();
     params.insert("url".into(), json!(url));
     params.insert(
@@ -80,24 +125,38 @@ fn main() {
         let url = handle.url();
         let engine = Arc::new(engine(&url));
 
-        // 1. Engine vs bare POST.
+        // 1. Engine vs bare POST vs the connector alone.
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
         let webhook = format!("{url}/webhook/{}", xsoar_signl4::sim::DEFAULT_SIM_SECRET);
         let body = json!({"Title": "x", "Message": "y", "X-S4-ExternalID": null, "X-S4-Status": "new", "X-S4-Service": null,
             "X-S4-Location": null, "X-S4-AlertingScenario": null, "X-S4-Filtering": null, "X-S4-SourceSystem": "CortexXSOAR"});
+        let mut params = serde_json::Map::new();
+        params.insert("url".into(), json!(url));
+        params.insert("secret".into(), json!(xsoar_signl4::sim::DEFAULT_SIM_SECRET));
+        params.insert("proxy".into(), json!(false));
+        let connector = xsoar_signl4::factory()
+            .build(&InstanceConfig { name: "direct".into(), brand: "SIGNL4".into(), params, secret_params: vec!["secret".into()] })
+            .expect("connector");
+        let mut args = xsoar_connector::Args::new();
+        args.insert("title".into(), json!("x"));
+        args.insert("message".into(), json!("y"));
         let per_block = 50;
-        let mut ratios = Vec::new();
-        let (mut engine_us, mut bare_us) = (Vec::new(), Vec::new());
-        for block in 0..31 {
+        let blocks = 41;
+        let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());
+        let (mut engine_us, mut bare_us, mut conn_us, mut own_us) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for block in 0..blocks {
             // A fresh incident per block: each alert adds an element to SIGNL4.AlertCreated, and
             // a real incident holds a handful, not thousands.
             let mut inv = Investigation::new("1", json!({}));
+            let inside_before = IN_CONNECTOR.load(Ordering::Relaxed);
             let t = Instant::now();
             for _ in 0..per_block {
                 let out = engine.execute_line(&mut inv, "!signl4_alert title=x message=y").await;
                 assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
             }
-            let e = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+            let e_total = t.elapsed().as_secs_f64() * 1e6;
+            let inside = (IN_CONNECTOR.load(Ordering::Relaxed) - inside_before) as f64 / 1e3;
+            let e = e_total / per_block as f64;
             let t = Instant::now();
             for _ in 0..per_block {
                 let r = client.post(&webhook).json(&body).send().await.expect("post");
@@ -105,17 +164,33 @@ fn main() {
                 let _ = r.bytes().await;
             }
             let b = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+            let t = Instant::now();
+            for _ in 0..per_block {
+                let call = CommandCall { command: "signl4_alert", args: &args, timeout: None, debug: false, investigation: None };
+                connector.execute(call).await.expect("connector call");
+            }
+            let c = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
             if block > 0 {
                 engine_us.push(e);
                 bare_us.push(b);
-                ratios.push(e / b);
+                conn_us.push(c);
+                own_us.push((e_total - inside) / per_block as f64);
+                engine_r.push(e / b);
+                conn_r.push(c / b);
             }
         }
+        let n = blocks - 1;
         println!(
-            "signl4_alert via engine: median {:.1} µs; bare reqwest POST: median {:.1} µs; ratio (median of 30 blocks of {per_block}): {:.3}x",
+            "signl4_alert via engine: median {:.1} µs; bare reqwest POST: median {:.1} µs; ratio (median of {n} blocks of {per_block}): {:.3}x",
             median(engine_us),
-            median(bare_us),
-            median(ratios)
+            median(bare_us.clone()),
+            median(engine_r)
+        );
+        println!(
+            "SIGNL4 connector called directly: median {:.1} µs, ratio to bare POST {:.3}x; engine time outside the connector: median {:.1} µs per command",
+            median(conn_us),
+            median(conn_r),
+            median(own_us)
         );
 
         // 2. 1,000 concurrent playbook runs.
