@@ -8,10 +8,11 @@
 
 use crate::error::ApiError;
 use axum::body::Bytes;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A JSON body parsed leniently into `T` (a struct whose fields are all optional).
 #[derive(Debug, Clone, Default)]
@@ -63,6 +64,34 @@ pub fn text(v: Option<&Value>) -> Option<String> {
 /// A non-empty string from a string or a number.
 pub fn non_empty_text(v: Option<&Value>) -> Option<String> {
     text(v).filter(|s| !s.trim().is_empty())
+}
+
+/// The `id` of a body, or its `name` when it has no id; a 400 saying `missing` when it has
+/// neither.
+pub fn id_or_name(body: &Map<String, Value>, missing: &str) -> Result<String, ApiError> {
+    non_empty_text(body.get("id"))
+        .or_else(|| non_empty_text(body.get("name")))
+        .ok_or_else(|| ApiError::bad_request("Missing id", missing))
+}
+
+/// The answer to a request that is not a multipart upload.
+pub fn not_multipart(e: MultipartRejection) -> ApiError {
+    ApiError::bad_request(
+        "Expected a multipart upload",
+        format!(
+            "{} (send the file as the multipart field 'file')",
+            e.body_text()
+        ),
+    )
+}
+
+/// The answer to a multipart upload that cannot be read (413 when it is too large).
+pub fn unreadable_multipart(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(e.body_text())
+    } else {
+        ApiError::bad_request("Invalid multipart body", e.body_text())
+    }
 }
 
 /// An integer from a number or a numeric string.

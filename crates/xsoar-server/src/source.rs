@@ -173,7 +173,8 @@ pub fn json_to_yaml(v: &Value) -> Result<String, ApiError> {
     serde_yaml::to_string(v).map_err(ApiError::internal)
 }
 
-fn invalid(file: &str, diags: &[Diagnostic]) -> ApiError {
+/// The 400 for content the loader refuses: its diagnostics, or that it is no known kind.
+pub(crate) fn invalid(file: &str, diags: &[Diagnostic]) -> ApiError {
     let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
     ApiError::bad_request(
         format!("Invalid content in {file}"),

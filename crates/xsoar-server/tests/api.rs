@@ -1,40 +1,21 @@
 //! The REST API in-process: every endpoint real clients call, with the shapes they parse,
 //! against an engine whose SIGNL4 instance is the simulator.
 
+mod common;
+
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::Router;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{Api, Reply, COMPLETING, KEY, SIGNL4_YML, SIM_SECRET};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
-use xsoar_engine::{Engine, EngineOptions, InstanceSpec, VirtualClock};
-use xsoar_server::{router, AppState, ReloadFn, ReloadOutcome, ServerConfig};
+use xsoar_engine::{Engine, InstanceSpec};
+use xsoar_server::{ReloadFn, ReloadOutcome, ServerConfig};
 use xsoar_store::{RunRecord, RunStatus, Store};
 
-const KEY: &str = "test-api-key-0123456789";
-const SIGNL4_YML: &str = include_str!("../../../integrations/SIGNL4/SIGNL4.yml");
 const ALERT_AND_CLOSE: &str = include_str!("../../../playbooks/SIGNL4_Alert_and_Close.yml");
-const SIM_SECRET: &str = xsoar_signl4::sim::DEFAULT_SIM_SECRET;
-
-const COMPLETING: &str = r#"id: api-ok
-name: API OK
-starttaskid: "0"
-tasks:
-  "0":
-    id: "0"
-    type: start
-    task: {name: ""}
-    nexttasks: {'#none#': ["1"]}
-  "1":
-    id: "1"
-    type: regular
-    task: {name: Remember, scriptName: Set}
-    scriptarguments:
-      key: {simple: Done}
-      value: {simple: "yes"}
-"#;
 
 const FAILING: &str = r#"id: api-fail
 name: API Fail
@@ -56,9 +37,15 @@ tasks:
 "#;
 
 struct Harness {
-    app: Router,
-    state: AppState,
+    api: Api,
     sim: xsoar_signl4::sim::SimHandle,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 fn sim_spec(url: &str) -> InstanceSpec {
@@ -79,16 +66,10 @@ fn sim_spec(url: &str) -> InstanceSpec {
 }
 
 fn engine() -> Arc<Engine> {
-    let engine = Arc::new(Engine::new(VirtualClock::fixed(), EngineOptions::default()));
-    let mut items = Vec::new();
-    for (file, text) in [
+    let engine = common::engine(&[
         ("SIGNL4.yml", SIGNL4_YML),
         ("SIGNL4_Alert_and_Close.yml", ALERT_AND_CLOSE),
-    ] {
-        let (item, _) = xsoar_content::parse_any(text, file);
-        items.push(item.expect("content parses"));
-    }
-    engine.add_content(items);
+    ]);
     engine.register_factory(xsoar_signl4::factory());
     engine
 }
@@ -114,10 +95,8 @@ async fn start(
     let mut config = ServerConfig::with_key(KEY);
     config.base_instances = vec![sim_spec(&sim.url())];
     config.reload = reload;
-    let state = AppState::new(engine(), store, config).await.expect("state");
     Harness {
-        app: router(state.clone()),
-        state,
+        api: common::server(engine(), store, config).await,
         sim,
     }
 }
@@ -127,112 +106,14 @@ async fn harness() -> Harness {
     start(store, simulator().await, None).await
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
-    }
-}
-
 impl Harness {
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.app.clone().oneshot(req).await.expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .expect("body")
-            .to_vec();
-        let reply = Reply {
-            status,
-            headers,
-            bytes,
-        };
-        // Rules every answer follows.
-        let text = reply.text();
-        assert!(!text.contains(SIM_SECRET), "a secret leaked: {text}");
-        assert!(!text.contains("s3cr3t-team"), "a secret leaked: {text}");
-        if status.is_success() {
-            if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&reply.bytes) {
-                assert!(!o.contains_key("error"), "top-level error key: {text}");
-            }
-        }
-        reply
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, KEY)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json");
-        req = req.header("x-xdr-auth-id", "7");
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        self.send(req.body(body).expect("request")).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
     async fn upload(&self, path: &str, file: &str, bytes: &[u8]) -> Reply {
-        let boundary = "XSOARBOUNDARY42";
-        let mut body = Vec::new();
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"skipVerify\"\r\n\r\ntrue\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::AUTHORIZATION, KEY)
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(Body::from(body))
-            .expect("request");
-        self.send(req).await
+        self.multipart(path, &[("skipVerify", "true")], Some((file, bytes)))
+            .await
     }
 
     async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let boundary = "XSOARFORM7";
-        let mut body = String::new();
-        for (k, v) in fields {
-            body.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            ));
-        }
-        body.push_str(&format!("--{boundary}--\r\n"));
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::AUTHORIZATION, KEY)
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(Body::from(body))
-            .expect("request");
-        self.send(req).await
+        self.multipart(path, fields, None).await
     }
 
     async fn run(&self, line: &str) -> Vec<Value> {

@@ -1,185 +1,74 @@
 //! The REST API in-process, second part: war-room uploads, playbook definitions, scripts,
 //! server configuration, module configurations, lists, jobs and the custom content bundle.
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::Router;
+mod common;
+
+use axum::http::{header, StatusCode};
+use common::{assert_bad, ok_json, Api, Reply, COMPLETING, KEY, SECRET, SIGNL4_YML};
 use serde_json::{json, Value};
-use std::sync::Arc;
-use tower::ServiceExt;
-use xsoar_engine::{Engine, EngineOptions, VirtualClock};
-use xsoar_server::{router, AppState, ServerConfig};
+use xsoar_server::ServerConfig;
 use xsoar_store::Store;
 
-const KEY: &str = "test-api-key-0123456789";
-const SIGNL4_YML: &str = include_str!("../../../integrations/SIGNL4/SIGNL4.yml");
-const SECRET: &str = "p4ss-w0rd-never-shown";
-
-const COMPLETING: &str = r#"id: api-ok
-name: API OK
-starttaskid: "0"
-tasks:
-  "0":
-    id: "0"
-    type: start
-    task: {name: ""}
-    nexttasks: {'#none#': ["1"]}
-  "1":
-    id: "1"
-    type: regular
-    task: {name: Remember, scriptName: Set}
-    scriptarguments:
-      key: {simple: Done}
-      value: {simple: "yes"}
-"#;
-
-struct Harness {
-    app: Router,
-    state: AppState,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
-    }
-}
+type Harness = Api;
 
 async fn harness() -> Harness {
-    let engine = Arc::new(Engine::new(VirtualClock::fixed(), EngineOptions::default()));
-    let (item, _) = xsoar_content::parse_any(SIGNL4_YML, "SIGNL4.yml");
-    engine.add_content(vec![item.expect("content parses")]);
     let (store, _) = Store::open_in_memory().expect("store");
-    let state = AppState::new(engine, store, ServerConfig::with_key(KEY))
-        .await
-        .expect("state");
-    Harness {
-        app: router(state.clone()),
-        state,
+    common::server(
+        common::engine(&[("SIGNL4.yml", SIGNL4_YML)]),
+        store,
+        ServerConfig::with_key(KEY),
+    )
+    .await
+}
+
+/// A new incident's id.
+async fn incident(h: &Harness) -> String {
+    let r = h.post("/incident", json!({"name": "upload target"})).await;
+    ok_json(&r)["id"].as_str().expect("id").to_owned()
+}
+
+/// `r` has the status `want`.
+fn assert_status(r: &Reply, want: StatusCode) {
+    assert_eq!(r.status, want, "{}", r.text());
+}
+
+/// POST `body` to `path`: a 200, whose JSON is returned.
+async fn post_ok(h: &Harness, path: &str, body: Value) -> Value {
+    ok_json(&h.post(path, body).await)
+}
+
+/// POST each body to `path`: each is a 400 that mentions the text paired with it.
+async fn assert_all_bad(h: &Harness, path: &str, cases: Vec<(Value, &str)>) {
+    for (body, mentions) in cases {
+        assert_bad(&h.post(path, body).await, mentions);
     }
 }
 
-impl Harness {
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.app.clone().oneshot(req).await.expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .expect("body")
-            .to_vec();
-        let reply = Reply {
-            status,
-            headers,
-            bytes,
-        };
-        let text = reply.text();
-        assert!(!text.contains(SECRET), "a secret leaked: {text}");
-        assert!(status != StatusCode::INTERNAL_SERVER_ERROR, "500: {text}");
-        if status.is_success() {
-            if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&reply.bytes) {
-                assert!(!o.contains_key("error"), "top-level error key: {text}");
-            }
-        }
-        reply
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, KEY)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json");
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        self.send(req.body(body).expect("request")).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn put(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-
-    /// A multipart form with text fields and, optionally, a `file` part.
-    async fn multipart(
-        &self,
-        path: &str,
-        fields: &[(&str, &str)],
-        file: Option<(&str, &[u8])>,
-    ) -> Reply {
-        let boundary = "XSOARMORE9";
-        let mut body = Vec::new();
-        for (k, v) in fields {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-                )
-                .as_bytes(),
-            );
-        }
-        if let Some((name, bytes)) = file {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::AUTHORIZATION, KEY)
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(Body::from(body))
-            .expect("request");
-        self.send(req).await
-    }
-
-    async fn incident(&self) -> String {
-        let r = self
-            .post("/incident", json!({"name": "upload target"}))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        r.json()["id"].as_str().expect("id").to_owned()
-    }
+/// Save `COMPLETING` as an uploaded playbook.
+async fn save_completing(h: &Harness) {
+    let r = h
+        .multipart(
+            "/playbook/save/yaml",
+            &[],
+            Some(("playbook-api-ok.yml", COMPLETING.as_bytes())),
+        )
+        .await;
+    assert_status(&r, StatusCode::OK);
 }
 
-fn assert_bad(r: &Reply, mentions: &str) {
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-    assert!(
-        r.text().contains(mentions),
-        "'{mentions}' not in {}",
-        r.text()
-    );
+/// The scripts `/automation/search` finds for `query`.
+async fn search_scripts(h: &Harness, query: &str) -> Value {
+    post_ok(h, "/automation/search", json!({"query": query})).await
 }
 
 #[tokio::test]
 async fn war_room_uploads_are_downloadable_file_entries() {
     let h = harness().await;
-    let id = h.incident().await;
-    let r = h
-        .multipart(
-            &format!("/entry/upload/{id}"),
+    let id = incident(&h).await;
+    let upload = format!("/entry/upload/{id}");
+    let e = ok_json(
+        &h.multipart(
+            &upload,
             &[
                 ("fileName", "report.txt"),
                 ("fileComment", "the report"),
@@ -187,24 +76,20 @@ async fn war_room_uploads_are_downloadable_file_entries() {
             ],
             Some(("upload.bin", b"hello file")),
         )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let e = r.json();
+        .await,
+    );
     assert_eq!(e["type"], 3);
     assert_eq!(e["file"], "report.txt");
     assert_eq!(e["contents"], "the report");
     let entry_id = e["id"].as_str().expect("entry id").replace('@', "%40");
     let d = h.get(&format!("/entry/download/{entry_id}")).await;
-    assert_eq!(d.status, StatusCode::OK);
+    assert_status(&d, StatusCode::OK);
     assert_eq!(d.bytes, b"hello file");
     assert!(d.headers[header::CONTENT_DISPOSITION]
         .to_str()
         .expect("header")
         .contains("report.txt"));
-    let found = h
-        .post("/incidents/search", json!({"filter": {"id": [id]}}))
-        .await
-        .json();
+    let found = post_ok(&h, "/incidents/search", json!({"filter": {"id": [id]}})).await;
     assert_eq!(found["data"][0]["attachment"][0]["name"], "report.txt");
 
     // The playground takes files too (no incident field there).
@@ -216,17 +101,15 @@ async fn war_room_uploads_are_downloadable_file_entries() {
             Some(("notes.md", b"# hi")),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["contents"], "notes.md");
+    assert_eq!(ok_json(&r)["contents"], "notes.md");
 
     assert_bad(
-        &h.multipart(&format!("/entry/upload/{id}"), &[("fileName", "x")], None)
-            .await,
+        &h.multipart(&upload, &[("fileName", "x")], None).await,
         "'file'",
     );
     assert_bad(
         &h.multipart(
-            &format!("/entry/upload/{id}"),
+            &upload,
             &[("showMediaFile", "maybe")],
             Some(("a.txt", b"a")),
         )
@@ -236,165 +119,133 @@ async fn war_room_uploads_are_downloadable_file_entries() {
     let r = h
         .multipart("/entry/upload/999", &[], Some(("a.txt", b"a")))
         .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_status(&r, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn playbook_inputs_search_yaml_and_delete() {
     let h = harness().await;
-    let r = h
-        .multipart(
-            "/playbook/save/yaml",
-            &[],
-            Some(("playbook-api-ok.yml", COMPLETING.as_bytes())),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    save_completing(&h).await;
 
-    let r = h
-        .post(
-            "/playbook/inputs/api-ok",
-            json!({"inputs": [{"key": "Who", "value": {"simple": "me"}, "required": true, "description": "who"}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["inputs"][0]["key"], "Who");
-    let pb = h.get("/playbook/api-ok").await.json();
+    let inputs = "/playbook/inputs/api-ok";
+    let r = post_ok(
+        &h,
+        inputs,
+        json!({"inputs": [{"key": "Who", "value": {"simple": "me"}, "required": true, "description": "who"}]}),
+    )
+    .await;
+    assert_eq!(r["inputs"][0]["key"], "Who");
+    let pb = ok_json(&h.get("/playbook/api-ok").await);
     assert_eq!(pb["inputs"][0]["value"]["simple"], "me");
     assert_eq!(pb["inputs"][0]["required"], true);
     // A bare list (older servers) works too.
-    let r = h
-        .post(
-            "/playbook/inputs/api-ok",
-            json!([{"key": "A", "value": {"simple": "1"}}, {"key": "B"}]),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    post_ok(
+        &h,
+        inputs,
+        json!([{"key": "A", "value": {"simple": "1"}}, {"key": "B"}]),
+    )
+    .await;
     assert_eq!(
-        h.get("/playbook/api-ok").await.json()["inputs"]
+        ok_json(&h.get("/playbook/api-ok").await)["inputs"]
             .as_array()
             .map(Vec::len),
         Some(2)
     );
-    assert_bad(
-        &h.post(
-            "/playbook/inputs/api-ok",
-            json!({"inputs": [{"key": "A", "value": 5}]}),
-        )
-        .await,
-        "inputs[0].value",
-    );
-    assert_bad(
-        &h.post("/playbook/inputs/api-ok", json!({"x": 1})).await,
-        "inputs",
-    );
-    assert_eq!(
-        h.post("/playbook/inputs/nope", json!({"inputs": []}))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
+    assert_all_bad(
+        &h,
+        inputs,
+        vec![
+            (
+                json!({"inputs": [{"key": "A", "value": 5}]}),
+                "inputs[0].value",
+            ),
+            (json!({"x": 1}), "inputs"),
+        ],
+    )
+    .await;
+    assert_status(
+        &h.post("/playbook/inputs/nope", json!({"inputs": []})).await,
+        StatusCode::NOT_FOUND,
     );
 
     let y = h.get("/playbook/api-ok/yaml").await;
-    assert_eq!(y.status, StatusCode::OK);
+    assert_status(&y, StatusCode::OK);
     assert!(
         y.text().contains("starttaskid") && y.text().contains("key: A"),
         "{}",
         y.text()
     );
-    assert_eq!(
-        h.get("/playbook/nope/yaml").await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_status(&h.get("/playbook/nope/yaml").await, StatusCode::NOT_FOUND);
 
-    let s = h
-        .post("/playbook/search", json!({"query": "name:API*"}))
-        .await
-        .json();
+    let s = post_ok(&h, "/playbook/search", json!({"query": "name:API*"})).await;
     assert_eq!(s["total"], 1);
     assert_eq!(s["playbooks"][0]["id"], "api-ok");
     assert_eq!(s["playbooks"][0]["system"], false);
-    let none = h
-        .post("/playbook/search", json!({"query": "name:nothing*"}))
-        .await
-        .json();
+    let none = post_ok(&h, "/playbook/search", json!({"query": "name:nothing*"})).await;
     assert_eq!(none["total"], 0);
 
     assert_bad(&h.post("/playbook/delete", json!({})).await, "playbook id");
-    let r = h
-        .post(
-            "/playbook/delete",
-            json!({"id": "api-ok", "name": "API OK"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(
-        h.get("/playbook/api-ok").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        h.post("/playbook/delete", json!({"id": "api-ok"}))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
+    post_ok(
+        &h,
+        "/playbook/delete",
+        json!({"id": "api-ok", "name": "API OK"}),
+    )
+    .await;
+    assert_status(&h.get("/playbook/api-ok").await, StatusCode::NOT_FOUND);
+    assert_status(
+        &h.post("/playbook/delete", json!({"id": "api-ok"})).await,
+        StatusCode::NOT_FOUND,
     );
 }
 
 #[tokio::test]
 async fn investigate_opens_the_incidents_investigation() {
     let h = harness().await;
-    let id = h.incident().await;
-    let r = h.post("/incident/investigate", json!({"id": id})).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["id"], id.as_str());
-    assert_eq!(r.json()["type"], 0);
+    let id = incident(&h).await;
+    let r = post_ok(&h, "/incident/investigate", json!({"id": id})).await;
+    assert_eq!(r["id"], id.as_str());
+    assert_eq!(r["type"], 0);
     assert_bad(
         &h.post("/incident/investigate", json!({})).await,
         "incident id",
     );
-    assert_eq!(
-        h.post("/incident/investigate", json!({"id": "424242"}))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
+    assert_status(
+        &h.post("/incident/investigate", json!({"id": "424242"}))
+            .await,
+        StatusCode::NOT_FOUND,
     );
 }
 
 #[tokio::test]
 async fn system_config_is_kept_and_secret_keys_masked() {
     let h = harness().await;
-    let r = h
-        .post(
-            "/system/config",
-            json!({"data": {"content.unlock.integrations": "true", "limit": 5, "proxy.password": SECRET}, "version": -1}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let conf = h.get("/system/config").await.json();
+    post_ok(
+        &h,
+        "/system/config",
+        json!({"data": {"content.unlock.integrations": "true", "limit": 5, "proxy.password": SECRET}, "version": -1}),
+    )
+    .await;
+    let conf = ok_json(&h.get("/system/config").await);
     assert_eq!(conf["sysConf"]["content.unlock.integrations"], "true");
     assert_eq!(conf["sysConf"]["limit"], "5");
     assert_eq!(conf["sysConf"]["proxy.password"], "******");
-    let r = h
-        .post("/system/config", json!({"data": {"limit": null}}))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json()["sysConf"].get("limit").is_none());
-    assert_bad(
-        &h.post("/system/config", json!({"version": -1})).await,
-        "data",
-    );
-    assert_bad(
-        &h.post("/system/config", json!({"data": {"k": {"a": 1}}}))
-            .await,
-        "data.k",
-    );
+    let r = post_ok(&h, "/system/config", json!({"data": {"limit": null}})).await;
+    assert!(r["sysConf"].get("limit").is_none());
+    assert_all_bad(
+        &h,
+        "/system/config",
+        vec![
+            (json!({"version": -1}), "data"),
+            (json!({"data": {"k": {"a": 1}}}), "data.k"),
+        ],
+    )
+    .await;
 
-    let r = h.post("/containers/reset", json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert!(r.json()["reset"].is_u64());
-    assert_eq!(
-        h.get("/containers/reset").await.status,
-        StatusCode::METHOD_NOT_ALLOWED
+    let r = post_ok(&h, "/containers/reset", json!({})).await;
+    assert!(r["reset"].is_u64());
+    assert_status(
+        &h.get("/containers/reset").await,
+        StatusCode::METHOD_NOT_ALLOWED,
     );
 }
 
@@ -408,45 +259,39 @@ async fn module_configurations_are_saved_and_merged() {
             "commands": [{"name": "my-cmd", "arguments": [{"name": "a", "required": true}],
                           "outputs": [{"contextPath": "My.A", "type": "String"}]}]}
     });
-    let r = h.put("/settings/integration-conf", conf).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["id"], "MyInt");
-    assert_eq!(r.json()["configuration"][0]["defaultValue"], "https://x");
+    let path = "/settings/integration-conf";
+    let r = ok_json(&h.put(path, conf).await);
+    assert_eq!(r["id"], "MyInt");
+    assert_eq!(r["configuration"][0]["defaultValue"], "https://x");
     // Only the parameters change; the commands stay.
-    let r = h
-        .put(
-            "/settings/integration-conf",
+    ok_json(
+        &h.put(
+            path,
             json!({"id": "MyInt", "configuration": [{"name": "url", "display": "URL", "defaultValue": "https://y"}, {"name": "insecure", "type": 8}]}),
         )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let listed = h
-        .post("/settings/integration/search", json!({"query": "id:MyInt"}))
-        .await
-        .json();
+        .await,
+    );
+    let listed = post_ok(
+        &h,
+        "/settings/integration/search",
+        json!({"query": "id:MyInt"}),
+    )
+    .await;
     let c = &listed["configurations"][0];
     assert_eq!(c["configuration"][0]["defaultValue"], "https://y");
     assert_eq!(c["configuration"][1]["name"], "insecure");
     assert_eq!(c["integrationScript"]["commands"][0]["name"], "my-cmd");
 
-    assert_bad(
-        &h.put("/settings/integration-conf", json!({"category": "x"}))
-            .await,
-        "id",
-    );
-    assert_bad(
-        &h.put("/settings/integration-conf", json!({"id": "Other"}))
-            .await,
-        "integrationScript",
-    );
-    assert_bad(
-        &h.put(
-            "/settings/integration-conf",
+    for (body, mentions) in [
+        (json!({"category": "x"}), "id"),
+        (json!({"id": "Other"}), "integrationScript"),
+        (
             json!({"id": "MyInt", "configuration": [{"display": "no name"}]}),
-        )
-        .await,
-        "configuration[0].name",
-    );
+            "configuration[0].name",
+        ),
+    ] {
+        assert_bad(&h.put(path, body).await, mentions);
+    }
 }
 
 #[tokio::test]
@@ -457,131 +302,100 @@ async fn automation_scripts_are_saved_searched_copied_loaded_and_deleted() {
         "arguments": [{"name": "value", "required": true, "description": "v"}],
         "outputs": [{"contextPath": "MyScript.Result", "type": "string"}],
         "tags": ["utility"], "version": -1, "pswd": SECRET}, "savePassword": false});
-    let r = h.post("/automation", body).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let s = &r.json()["scripts"][0];
+    let r = post_ok(&h, "/automation", body).await;
+    let s = &r["scripts"][0];
     assert_eq!(s["id"], "MyScript");
     assert_eq!(s["version"], 1);
     assert_eq!(s["script"], "print(1)");
     assert_eq!(s["arguments"][0]["name"], "value");
     assert_eq!(s["system"], false);
 
-    let found = h
-        .post("/automation/search", json!({"query": "name:MyScript"}))
-        .await
-        .json();
+    let found = search_scripts(&h, "name:MyScript").await;
     assert_eq!(found["scripts"].as_array().map(Vec::len), Some(1));
     assert_eq!(found["pythonEnabled"], true);
-    let tagged = h
-        .post("/automation/search", json!({"query": "tags:utility"}))
-        .await
-        .json();
+    let tagged = search_scripts(&h, "tags:utility").await;
     assert!(tagged["scripts"]
         .as_array()
         .expect("list")
         .iter()
         .any(|s| s["id"] == "MyScript"));
-    let builtin = h
-        .post("/automation/search", json!({"query": "name:Print"}))
-        .await
-        .json();
+    let builtin = search_scripts(&h, "name:Print").await;
     assert_eq!(builtin["scripts"][0]["system"], true);
-    let nothing = h
-        .post("/automation/search", json!({"query": "name:NoSuchScript"}))
-        .await
-        .json();
+    let nothing = search_scripts(&h, "name:NoSuchScript").await;
     assert_eq!(nothing["scripts"], json!([]));
 
     // Update: keeps what is not sent, counts versions, refuses stale versions.
-    let r = h
-        .post(
-            "/automation",
-            json!({"script": {"id": "MyScript", "script": "print(2)", "version": 1}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["scripts"][0]["version"], 2);
-    assert_eq!(r.json()["scripts"][0]["tags"], json!(["utility"]));
+    let r = post_ok(
+        &h,
+        "/automation",
+        json!({"script": {"id": "MyScript", "script": "print(2)", "version": 1}}),
+    )
+    .await;
+    assert_eq!(r["scripts"][0]["version"], 2);
+    assert_eq!(r["scripts"][0]["tags"], json!(["utility"]));
     let r = h
         .post(
             "/automation",
             json!({"script": {"id": "MyScript", "script": "x", "version": 1}}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_status(&r, StatusCode::CONFLICT);
 
-    let loaded = h.post("/automation/load/MyScript", json!({})).await;
-    assert_eq!(loaded.status, StatusCode::OK);
-    assert_eq!(loaded.json()["script"], "print(2)");
-    assert_eq!(
-        h.get("/automation/load/Nope").await.status,
-        StatusCode::NOT_FOUND
-    );
+    let loaded = post_ok(&h, "/automation/load/MyScript", json!({})).await;
+    assert_eq!(loaded["script"], "print(2)");
+    assert_status(&h.get("/automation/load/Nope").await, StatusCode::NOT_FOUND);
 
-    let copy = h
-        .post("/automation/copy", json!({"script": {"id": "MyScript"}}))
-        .await;
-    assert_eq!(copy.status, StatusCode::OK, "{}", copy.text());
-    assert_eq!(copy.json()["scripts"][0]["name"], "MyScript_copy");
-    let copy2 = h
-        .post("/automation/copy", json!({"script": {"id": "MyScript"}}))
-        .await;
-    assert_eq!(copy2.json()["scripts"][0]["name"], "MyScript_copy_2");
-    let print_copy = h
-        .post("/automation/copy", json!({"script": {"id": "Print"}}))
-        .await;
-    assert_eq!(print_copy.status, StatusCode::OK, "{}", print_copy.text());
-    assert_eq!(print_copy.json()["scripts"][0]["system"], false);
-
-    let r = h
-        .post(
-            "/automation/delete",
-            json!({"script": {"id": "MyScript_copy"}}),
+    for want in ["MyScript_copy", "MyScript_copy_2"] {
+        let copy = post_ok(
+            &h,
+            "/automation/copy",
+            json!({"script": {"id": "MyScript"}}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let gone = h
-        .post("/automation/search", json!({"query": "name:MyScript_copy"}))
-        .await
-        .json();
+        assert_eq!(copy["scripts"][0]["name"], want);
+    }
+    let print_copy = post_ok(&h, "/automation/copy", json!({"script": {"id": "Print"}})).await;
+    assert_eq!(print_copy["scripts"][0]["system"], false);
+
+    post_ok(
+        &h,
+        "/automation/delete",
+        json!({"script": {"id": "MyScript_copy"}}),
+    )
+    .await;
+    let gone = search_scripts(&h, "name:MyScript_copy").await;
     assert_eq!(gone["scripts"], json!([]));
     assert_bad(
         &h.post("/automation/delete", json!({"script": {"id": "Print"}}))
             .await,
         "Print",
     );
-    assert_eq!(
-        h.post("/automation/delete", json!({"script": {"id": "Nope"}}))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
+    assert_status(
+        &h.post("/automation/delete", json!({"script": {"id": "Nope"}}))
+            .await,
+        StatusCode::NOT_FOUND,
     );
 
-    assert_bad(&h.post("/automation", json!({})).await, "script");
-    assert_bad(
-        &h.post(
-            "/automation",
-            json!({"script": {"name": "Bad", "type": "cobol"}}),
-        )
-        .await,
-        "script.type",
-    );
-    assert_bad(
-        &h.post(
-            "/automation",
-            json!({"script": {"name": "Bad", "arguments": [{"description": "x"}]}}),
-        )
-        .await,
-        "script.arguments[0].name",
-    );
-    assert_bad(
-        &h.post(
-            "/automation",
-            json!({"script": {"id": "Print", "script": "x"}}),
-        )
-        .await,
-        "system script",
-    );
+    assert_all_bad(
+        &h,
+        "/automation",
+        vec![
+            (json!({}), "script"),
+            (
+                json!({"script": {"name": "Bad", "type": "cobol"}}),
+                "script.type",
+            ),
+            (
+                json!({"script": {"name": "Bad", "arguments": [{"description": "x"}]}}),
+                "script.arguments[0].name",
+            ),
+            (
+                json!({"script": {"id": "Print", "script": "x"}}),
+                "system script",
+            ),
+        ],
+    )
+    .await;
     assert_bad(
         &h.post("/automation/copy", json!({"script": {}})).await,
         "script.id",
@@ -625,24 +439,24 @@ fn untar(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 #[tokio::test]
 async fn lists_jobs_and_the_content_bundle() {
     let h = harness().await;
-    let r = h
-        .post(
-            "/lists/save",
-            json!({"name": "Allow", "data": "a,b", "type": "plain_text", "id": null}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["version"], 1);
-    let r = h
-        .post("/lists/save", json!({"name": "Allow", "data": "a,b,c"}))
-        .await;
-    assert_eq!(r.json()["version"], 2);
-    assert_bad(&h.post("/lists/save", json!({"data": "x"})).await, "name");
-    assert_bad(
-        &h.post("/lists/save", json!({"name": "L", "data": {"a": 1}}))
-            .await,
-        "data",
-    );
+    let r = post_ok(
+        &h,
+        "/lists/save",
+        json!({"name": "Allow", "data": "a,b", "type": "plain_text", "id": null}),
+    )
+    .await;
+    assert_eq!(r["version"], 1);
+    let r = post_ok(&h, "/lists/save", json!({"name": "Allow", "data": "a,b,c"})).await;
+    assert_eq!(r["version"], 2);
+    assert_all_bad(
+        &h,
+        "/lists/save",
+        vec![
+            (json!({"data": "x"}), "name"),
+            (json!({"name": "L", "data": {"a": 1}}), "data"),
+        ],
+    )
+    .await;
 
     let job = json!({"name": "Nightly", "playbookId": "api-ok", "cron": "0 0 * * *"}).to_string();
     let r = h
@@ -652,38 +466,26 @@ async fn lists_jobs_and_the_content_bundle() {
             Some(("job-Nightly.json", job.as_bytes())),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["name"], "Nightly");
-    assert_bad(
-        &h.multipart("/jobs/import", &[], Some(("j.json", b"{nope")))
-            .await,
-        "not JSON",
-    );
-    assert_bad(
-        &h.multipart("/jobs/import", &[], Some(("j.json", b"{\"cron\": \"x\"}")))
-            .await,
-        "name",
-    );
-    assert_bad(&h.multipart("/jobs/import", &[], None).await, "'file'");
+    assert_eq!(ok_json(&r)["name"], "Nightly");
+    for (file, mentions) in [
+        (Some(&b"{nope"[..]), "not JSON"),
+        (Some(&b"{\"cron\": \"x\"}"[..]), "name"),
+        (None, "'file'"),
+    ] {
+        let file = file.map(|bytes| ("j.json", bytes));
+        assert_bad(&h.multipart("/jobs/import", &[], file).await, mentions);
+    }
 
-    let r = h
-        .post(
-            "/automation",
-            json!({"script": {"name": "Bundled", "script": "pass", "type": "python"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = h
-        .multipart(
-            "/playbook/save/yaml",
-            &[],
-            Some(("playbook-api-ok.yml", COMPLETING.as_bytes())),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
+    post_ok(
+        &h,
+        "/automation",
+        json!({"script": {"name": "Bundled", "script": "pass", "type": "python"}}),
+    )
+    .await;
+    save_completing(&h).await;
 
     let b = h.get("/content/bundle").await;
-    assert_eq!(b.status, StatusCode::OK);
+    assert_status(&b, StatusCode::OK);
     let files = untar(&b.bytes);
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     for want in [
@@ -694,56 +496,54 @@ async fn lists_jobs_and_the_content_bundle() {
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
-    let list = &files
-        .iter()
-        .find(|(n, _)| n == "list-Allow.json")
-        .expect("list")
-        .1;
-    let list: Value = serde_json::from_slice(list).expect("list json");
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, bytes)| bytes.as_slice())
+            .unwrap_or_else(|| panic!("{name} in the bundle"))
+    };
+    let list: Value = serde_json::from_slice(file("list-Allow.json")).expect("list json");
     assert_eq!(list["data"], "a,b,c");
-    let script = &files
-        .iter()
-        .find(|(n, _)| n == "automation-Bundled.yml")
-        .expect("script")
-        .1;
-    assert!(String::from_utf8_lossy(script).contains("pass"));
+    assert!(String::from_utf8_lossy(file("automation-Bundled.yml")).contains("pass"));
 }
 
 #[tokio::test]
 async fn entries_notes_and_formatted_entries_are_added() {
     let h = harness().await;
     let pg = h.state.playground_id().to_owned();
-    let r = h
-        .post("/entry", json!({"investigationId": pg, "data": "plain"}))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["contents"], "plain");
-    let r = h
-        .post(
-            "/entry/note",
-            json!({"investigationId": pg, "data": "a note"}),
-        )
-        .await;
-    assert_eq!(r.json()["note"], true);
-    let r = h
-        .post(
-            "/entry/formatted",
-            json!({"investigationId": pg, "contents": "| a |", "format": "table"}),
-        )
-        .await;
-    assert_eq!(r.json()["format"], "table");
+    let r = post_ok(
+        &h,
+        "/entry",
+        json!({"investigationId": pg, "data": "plain"}),
+    )
+    .await;
+    assert_eq!(r["contents"], "plain");
+    let r = post_ok(
+        &h,
+        "/entry/note",
+        json!({"investigationId": pg, "data": "a note"}),
+    )
+    .await;
+    assert_eq!(r["note"], true);
+    let r = post_ok(
+        &h,
+        "/entry/formatted",
+        json!({"investigationId": pg, "contents": "| a |", "format": "table"}),
+    )
+    .await;
+    assert_eq!(r["format"], "table");
     assert_bad(
         &h.post("/entry", json!({"data": "x"})).await,
         "investigationId",
     );
-    assert_eq!(
-        h.post(
+    assert_status(
+        &h.post(
             "/entry/note",
-            json!({"investigationId": "nope", "data": "x"})
+            json!({"investigationId": "nope", "data": "x"}),
         )
-        .await
-        .status,
-        StatusCode::NOT_FOUND
+        .await,
+        StatusCode::NOT_FOUND,
     );
 }
 
@@ -751,44 +551,26 @@ async fn entries_notes_and_formatted_entries_are_added() {
 async fn saved_content_and_settings_survive_a_restart() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("xsoar.db");
-    let start = || async {
-        let engine = Arc::new(Engine::new(VirtualClock::fixed(), EngineOptions::default()));
-        let (store, _) = Store::open(&path).expect("store");
-        let state = AppState::new(engine, store, ServerConfig::with_key(KEY))
-            .await
-            .expect("state");
-        Harness {
-            app: router(state.clone()),
-            state,
-        }
-    };
+    let start = || common::file_server(common::engine(&[]), &path);
     {
         let h = start().await;
-        let r = h
-            .post(
+        for (path, body) in [
+            (
                 "/automation",
                 json!({"script": {"name": "Kept", "script": "pass", "type": "python"}}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        let r = h
-            .post("/lists/save", json!({"name": "KeptList", "data": "x"}))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        let r = h
-            .post("/system/config", json!({"data": {"kept.key": "v"}}))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            ),
+            ("/lists/save", json!({"name": "KeptList", "data": "x"})),
+            ("/system/config", json!({"data": {"kept.key": "v"}})),
+        ] {
+            post_ok(&h, path, body).await;
+        }
         h.state.shutdown(std::time::Duration::from_secs(1)).await;
     }
     let h = start().await;
-    let found = h
-        .post("/automation/search", json!({"query": "name:Kept"}))
-        .await
-        .json();
+    let found = search_scripts(&h, "name:Kept").await;
     assert_eq!(found["scripts"][0]["script"], "pass");
     assert_eq!(
-        h.get("/system/config").await.json()["sysConf"]["kept.key"],
+        ok_json(&h.get("/system/config").await)["sysConf"]["kept.key"],
         "v"
     );
     let names: Vec<String> = untar(&h.get("/content/bundle").await.bytes)

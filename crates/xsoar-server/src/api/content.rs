@@ -9,7 +9,7 @@
 //! jobs (`/jobs/import`), module configurations (`PUT /settings/integration-conf`) — and
 //! `/content/bundle` hands all of it back as the tar archive `demisto-sdk download` reads.
 
-use crate::body::{non_empty_text, Body};
+use crate::body::{id_or_name, non_empty_text, not_multipart, unreadable_multipart, Body};
 use crate::error::ApiError;
 use crate::state::{parse_item, AppState};
 use crate::views;
@@ -22,7 +22,7 @@ use axum::Json;
 use serde_json::Map;
 use serde_json::{json, Value};
 use std::io::Read;
-use xsoar_content::{ContentItem, ContentKind, Diagnostic};
+use xsoar_content::{ContentItem, ContentKind};
 use xsoar_store::ContentRecord;
 
 /// Pack folders whose YAML files are loaded.
@@ -36,51 +36,19 @@ const MAX_FILES: usize = 20_000;
 async fn file_part(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(String, Vec<u8>), ApiError> {
-    let mut form = form.map_err(|e| {
-        ApiError::bad_request(
-            "Expected a multipart upload",
-            format!(
-                "{} (send the file as the multipart field 'file')",
-                e.body_text()
-            ),
-        )
-    })?;
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(e.body_text())
-        } else {
-            ApiError::bad_request("Invalid multipart body", e.body_text())
-        }
-    })? {
+    let mut form = form.map_err(not_multipart)?;
+    while let Some(field) = form.next_field().await.map_err(unreadable_multipart)? {
         if field.name() != Some("file") {
             continue;
         }
         let name = field.file_name().unwrap_or("upload.yml").to_owned();
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(e.body_text())
-            } else {
-                ApiError::bad_request("Invalid multipart body", e.body_text())
-            }
-        })?;
+        let bytes = field.bytes().await.map_err(unreadable_multipart)?;
         return Ok((name, bytes.to_vec()));
     }
     Err(ApiError::bad_request(
         "No file",
         "the upload has no multipart field named 'file'",
     ))
-}
-
-fn invalid(file: &str, diags: &[Diagnostic]) -> ApiError {
-    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-    ApiError::bad_request(
-        format!("Invalid content in {file}"),
-        if lines.is_empty() {
-            format!("{file}: not an integration, script or playbook")
-        } else {
-            lines.join("\n")
-        },
-    )
 }
 
 fn endpoint_for(kind: ContentKind) -> &'static str {
@@ -109,7 +77,7 @@ async fn upload_one(
     let (file, bytes) = file_part(form).await?;
     let text = String::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("Invalid file", format!("{file} is not UTF-8 text")))?;
-    let item = parse_item(&text, &file).map_err(|d| invalid(&file, &d))?;
+    let item = parse_item(&text, &file).map_err(|d| crate::source::invalid(&file, &d))?;
     if item.kind() != expected {
         return Err(ApiError::bad_request(
             "Wrong kind of content",
@@ -660,14 +628,7 @@ pub async fn save_module_config(
     State(app): State<AppState>,
     Body(body): Body<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = non_empty_text(body.get("id"))
-        .or_else(|| non_empty_text(body.get("name")))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "Missing id",
-                "the module configuration needs an id (or name)",
-            )
-        })?;
+    let id = id_or_name(&body, "the module configuration needs an id (or name)")?;
     let existing = crate::source::find(&app, ContentKind::Integration, &id).await?;
     let script_obj = body.get("integrationScript").filter(|v| !v.is_null());
     if existing.is_none() && !script_obj.is_some_and(Value::is_object) {

@@ -10,7 +10,7 @@
 //! are stored like uploads (see `source`), and only playbooks saved through the API can be
 //! deleted (the others belong to the content directory).
 
-use crate::body::{non_empty_text, parse_json, text, text_list, Body};
+use crate::body::{id_or_name, parse_json, text, text_list, Body};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
@@ -289,11 +289,7 @@ pub async fn delete(
     State(app): State<AppState>,
     Body(body): Body<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = non_empty_text(body.get("id"))
-        .or_else(|| non_empty_text(body.get("name")))
-        .ok_or_else(|| {
-            ApiError::bad_request("Missing id", "the body needs the playbook id (or name)")
-        })?;
+    let id = id_or_name(&body, "the body needs the playbook id (or name)")?;
     let deleted = crate::source::delete(&app, ContentKind::Playbook, &id).await?;
     Ok(Json(json!({"id": deleted})))
 }

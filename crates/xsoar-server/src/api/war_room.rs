@@ -5,7 +5,10 @@
 //! answer. Reads (entries, context, files) come from the store, which holds exactly what
 //! clients were told about, so they never wait behind a running playbook.
 
-use crate::body::{boolean, int, int_list, non_empty_text, text, text_list, Body};
+use crate::body::{
+    boolean, int, int_list, non_empty_text, not_multipart, text, text_list, unreadable_multipart,
+    Body,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
@@ -138,30 +141,10 @@ async fn add(
     let entry = app
         .with_investigation(slot, move |app, inv| {
             Box::pin(async move {
-                let id = inv.next_entry_id();
                 let e = Entry {
-                    id: id.clone(),
-                    investigation_id: inv.id.clone(),
-                    entry_type: 1,
-                    contents: Value::String(data),
                     format,
-                    human_readable: None,
-                    parent_content: String::new(),
-                    parent_id: String::new(),
-                    brand: String::new(),
-                    instance: String::new(),
-                    created: app.now(),
-                    user: inv.user.clone(),
-                    category: if note { "notes" } else { "chat" }.into(),
-                    task_id: String::new(),
-                    playbook_id: String::new(),
-                    entry_task: None,
                     note,
-                    tags: Vec::new(),
-                    file: String::new(),
-                    file_id: String::new(),
-                    entry_context: None,
-                    simulated: false,
+                    ..user_entry(inv, app.now(), if note { "notes" } else { "chat" }, data)
                 };
                 let view = views::entry(&e);
                 inv.entries.push(e);
@@ -170,6 +153,40 @@ async fn add(
         })
         .await?;
     Ok(Json(entry))
+}
+
+/// A text entry the investigation's user adds to its war room (no command, task or file),
+/// with the investigation's next entry id.
+fn user_entry(
+    inv: &mut xsoar_engine::Investigation,
+    created: String,
+    category: &str,
+    contents: String,
+) -> Entry {
+    Entry {
+        id: inv.next_entry_id(),
+        investigation_id: inv.id.clone(),
+        entry_type: 1,
+        contents: Value::String(contents),
+        format: "text".into(),
+        human_readable: None,
+        parent_content: String::new(),
+        parent_id: String::new(),
+        brand: String::new(),
+        instance: String::new(),
+        created,
+        user: inv.user.clone(),
+        category: category.into(),
+        task_id: String::new(),
+        playbook_id: String::new(),
+        entry_task: None,
+        note: false,
+        tags: Vec::new(),
+        file: String::new(),
+        file_id: String::new(),
+        entry_context: None,
+        simulated: false,
+    }
 }
 
 /// `POST /entry`: add an entry (not executed).
@@ -377,31 +394,16 @@ struct UploadForm {
 }
 
 async fn upload_form(form: Result<Multipart, MultipartRejection>) -> Result<UploadForm, ApiError> {
-    let invalid = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(e.body_text())
-        } else {
-            ApiError::bad_request("Invalid multipart body", e.body_text())
-        }
-    };
-    let mut form = form.map_err(|e| {
-        ApiError::bad_request(
-            "Expected a multipart upload",
-            format!(
-                "{} (send the file as the multipart field 'file')",
-                e.body_text()
-            ),
-        )
-    })?;
+    let mut form = form.map_err(not_multipart)?;
     let mut out = UploadForm::default();
-    while let Some(field) = form.next_field().await.map_err(invalid)? {
+    while let Some(field) = form.next_field().await.map_err(unreadable_multipart)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let file_name = field.file_name().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(invalid)?;
+            let bytes = field.bytes().await.map_err(unreadable_multipart)?;
             out.file = Some((file_name, bytes.to_vec()));
         } else {
-            let value = field.text().await.map_err(invalid)?;
+            let value = field.text().await.map_err(unreadable_multipart)?;
             out.fields.insert(name, value);
         }
     }
@@ -471,7 +473,6 @@ pub async fn upload(
     let entry = app
         .with_investigation(slot, move |app, inv| {
             Box::pin(async move {
-                let id = inv.next_entry_id();
                 let file_id = uuid::Uuid::new_v4().to_string();
                 inv.files.insert(file_id.clone(), bytes);
                 if let (Some(f), Value::Object(incident)) = (&field, &mut inv.incident) {
@@ -486,33 +487,16 @@ pub async fn upload(
                         }
                     }
                 }
+                let contents = if comment.is_empty() {
+                    name.clone()
+                } else {
+                    comment
+                };
                 let e = Entry {
-                    id: id.clone(),
-                    investigation_id: inv.id.clone(),
                     entry_type: 3,
-                    contents: Value::String(if comment.is_empty() {
-                        name.clone()
-                    } else {
-                        comment
-                    }),
-                    format: "text".into(),
-                    human_readable: None,
-                    parent_content: String::new(),
-                    parent_id: String::new(),
-                    brand: String::new(),
-                    instance: String::new(),
-                    created: app.now(),
-                    user: inv.user.clone(),
-                    category: "attachments".into(),
-                    task_id: String::new(),
-                    playbook_id: String::new(),
-                    entry_task: None,
-                    note: false,
-                    tags: Vec::new(),
                     file: name,
                     file_id,
-                    entry_context: None,
-                    simulated: false,
+                    ..user_entry(inv, app.now(), "attachments", contents)
                 };
                 let view = views::entry(&e);
                 inv.entries.push(e);
