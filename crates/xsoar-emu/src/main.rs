@@ -45,6 +45,7 @@ mod render;
 mod serve;
 mod setup;
 mod test_cmd;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};

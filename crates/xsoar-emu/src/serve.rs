@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Keep everything in memory: nothing is written, everything is gone at exit.
     #[arg(long)]
     pub in_memory: bool,
+    /// Reload content when YAML files change in integrations/, playbooks/ or --content paths.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// Where the API key came from.
@@ -255,6 +258,28 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
         }
     }
 
+    let _watcher = if args.watch {
+        let mut paths: Vec<PathBuf> = ["integrations", "playbooks"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .collect();
+        paths.extend(engine_opts.content.iter().cloned());
+        if paths.is_empty() {
+            outln!("  watch: no integrations/, playbooks/ or --content paths here (the embedded content is used)");
+            None
+        } else {
+            let w = crate::watch::start(state.clone(), &paths)?;
+            let shown: Vec<String> = w.watched.iter().map(|p| p.display().to_string()).collect();
+            outln!(
+                "  watch: reloading content when these change: {}",
+                shown.join(", ")
+            );
+            Some(w)
+        }
+    } else {
+        None
+    };
     let app = xsoar_server::router_with_console(state.clone(), vec![key.clone()]);
     axum::serve(listener, app)
         .with_graceful_shutdown(stop_signal())
@@ -283,6 +308,7 @@ mod tests {
             bind: "127.0.0.1:0".into(),
             data_dir: dir.to_path_buf(),
             in_memory,
+            watch: false,
         }
     }
 

@@ -989,8 +989,9 @@ impl AppState {
         self.shared.engine.set_instances(book.effective());
     }
 
-    /// Rebuild the library: disk content (from the reload callback) plus stored uploads.
-    pub(crate) async fn reload_content(&self) -> Result<Value, ApiError> {
+    /// Rebuild the library: disk content (from the reload callback) plus stored uploads
+    /// (`POST /content/reload`, and `xsoar-emu serve --watch` when content files change).
+    pub async fn reload_content(&self) -> Result<Value, ApiError> {
         let Some(reload) = self.shared.reload.clone() else {
             return Err(ApiError::not_available(
                 "this server was started without a content directory to reload",
