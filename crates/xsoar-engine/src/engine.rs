@@ -493,28 +493,16 @@ impl Engine {
     fn push_echo(&self, inv: &mut Investigation, text: &str) -> String {
         let id = inv.next_entry_id();
         let entry = Entry {
-            id: id.clone(),
-            investigation_id: inv.id.clone(),
-            entry_type: 1,
-            contents: Value::String(text.to_owned()),
             format: "markdown".into(),
-            human_readable: None,
-            parent_content: String::new(),
-            parent_id: String::new(),
-            brand: String::new(),
-            instance: String::new(),
-            created: rfc3339(self.clock.now()),
             user: inv.user.clone(),
             category: "chat".into(),
-            task_id: String::new(),
-            playbook_id: String::new(),
-            entry_task: None,
-            note: false,
-            tags: Vec::new(),
-            file: String::new(),
-            file_id: String::new(),
-            entry_context: None,
-            simulated: false,
+            ..Entry::new(
+                id.clone(),
+                inv.id.clone(),
+                1,
+                Value::String(text.to_owned()),
+                rfc3339(self.clock.now()),
+            )
         };
         inv.entries.push(entry);
         id
@@ -1133,28 +1121,22 @@ impl Engine {
         let mut parent = invocation.parent_content.clone();
         parent.push_str(" debug-mode=\"true\"");
         inv.entries.push(Entry {
-            id: id.clone(),
-            investigation_id: inv.id.clone(),
-            entry_type: 16,
-            contents: Value::String(file_name.clone()),
-            format: "text".into(),
-            human_readable: None,
             parent_content: parent,
             parent_id: invocation.parent_id.clone(),
             brand: target.brand.to_string(),
             instance: target.instance.to_string(),
-            created: rfc3339(self.clock.now()),
             user: "DBot".into(),
             category: "artifact".into(),
-            task_id: String::new(),
-            playbook_id: String::new(),
-            entry_task: None,
-            note: false,
-            tags: Vec::new(),
-            file: file_name,
+            file: file_name.clone(),
             file_id,
-            entry_context: None,
             simulated: target.simulated,
+            ..Entry::new(
+                id.clone(),
+                inv.id.clone(),
+                16,
+                Value::String(file_name),
+                rfc3339(self.clock.now()),
+            )
         });
         id
     }

@@ -76,6 +76,42 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A bare entry: `id` of `investigation_id`, of `entry_type`, holding `contents` as text,
+    /// written at `created`; no command, task, file, tags or context. Callers set the rest with
+    /// struct update syntax (`Entry { category: .., ..Entry::new(..) }`).
+    pub fn new(
+        id: String,
+        investigation_id: String,
+        entry_type: i64,
+        contents: Value,
+        created: String,
+    ) -> Self {
+        Self {
+            id,
+            investigation_id,
+            entry_type,
+            contents,
+            format: "text".into(),
+            human_readable: None,
+            parent_content: String::new(),
+            parent_id: String::new(),
+            brand: String::new(),
+            instance: String::new(),
+            created,
+            user: String::new(),
+            category: String::new(),
+            task_id: String::new(),
+            playbook_id: String::new(),
+            entry_task: None,
+            note: false,
+            tags: Vec::new(),
+            file: String::new(),
+            file_id: String::new(),
+            entry_context: None,
+            simulated: false,
+        }
+    }
+
     /// Whether it is an error entry.
     pub fn is_error(&self) -> bool {
         self.entry_type == EntryType::ERROR.0

@@ -621,28 +621,20 @@ mod tests {
     #[test]
     fn json_contents_become_a_json_string() {
         let e = Entry {
-            id: "3@p".into(),
-            investigation_id: "p".into(),
-            entry_type: 1,
-            contents: json!({"a": [1, true]}),
             format: "json".into(),
-            human_readable: None,
             parent_content: "!x".into(),
             parent_id: "2@p".into(),
             brand: "B".into(),
             instance: "i".into(),
-            created: String::new(),
             user: "DBot".into(),
             category: "commandAndResults".into(),
-            task_id: String::new(),
-            playbook_id: String::new(),
-            entry_task: None,
-            note: false,
-            tags: Vec::new(),
-            file: String::new(),
-            file_id: String::new(),
-            entry_context: None,
-            simulated: false,
+            ..Entry::new(
+                "3@p".into(),
+                "p".into(),
+                1,
+                json!({"a": [1, true]}),
+                String::new(),
+            )
         };
         let v = entry(&e);
         assert_eq!(v["contents"], r#"{"a":[1,true]}"#);

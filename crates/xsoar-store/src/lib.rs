@@ -967,28 +967,14 @@ fn load_snapshot(conn: &Connection) -> Result<Snapshot> {
 
 fn placeholder_entry(inv: &str, n: usize) -> Entry {
     Entry {
-        id: format!("{n}@{inv}"),
-        investigation_id: inv.to_owned(),
-        entry_type: 1,
-        contents: Value::String(String::new()),
-        format: "text".into(),
-        human_readable: None,
-        parent_content: String::new(),
-        parent_id: String::new(),
-        brand: String::new(),
-        instance: String::new(),
-        created: "0001-01-01T00:00:00Z".into(),
-        user: String::new(),
         category: "deleted".into(),
-        task_id: String::new(),
-        playbook_id: String::new(),
-        entry_task: None,
-        note: false,
-        tags: Vec::new(),
-        file: String::new(),
-        file_id: String::new(),
-        entry_context: None,
-        simulated: false,
+        ..Entry::new(
+            format!("{n}@{inv}"),
+            inv.to_owned(),
+            1,
+            Value::String(String::new()),
+            "0001-01-01T00:00:00Z".into(),
+        )
     }
 }
 

@@ -164,28 +164,15 @@ fn user_entry(
     contents: String,
 ) -> Entry {
     Entry {
-        id: inv.next_entry_id(),
-        investigation_id: inv.id.clone(),
-        entry_type: 1,
-        contents: Value::String(contents),
-        format: "text".into(),
-        human_readable: None,
-        parent_content: String::new(),
-        parent_id: String::new(),
-        brand: String::new(),
-        instance: String::new(),
-        created,
         user: inv.user.clone(),
         category: category.into(),
-        task_id: String::new(),
-        playbook_id: String::new(),
-        entry_task: None,
-        note: false,
-        tags: Vec::new(),
-        file: String::new(),
-        file_id: String::new(),
-        entry_context: None,
-        simulated: false,
+        ..Entry::new(
+            inv.next_entry_id(),
+            inv.id.clone(),
+            1,
+            Value::String(contents),
+            created,
+        )
     }
 }
 
