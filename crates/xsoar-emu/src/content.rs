@@ -47,6 +47,37 @@ pub struct LoadedFile {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl LoadedFile {
+    /// The error diagnostics, rendered (`file:line:col: message`); empty when the file loads.
+    pub fn errors(&self) -> Vec<String> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
+/// The default content plus `extra` paths: the items of files that load, and the errors of
+/// those that do not (each skipped whole).
+pub fn load_all(extra: &[PathBuf]) -> Result<(Vec<ContentItem>, Vec<String>)> {
+    let mut loaded = load_defaults()?;
+    if !extra.is_empty() {
+        loaded.extend(load_paths(extra)?);
+    }
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    for f in loaded {
+        let errors = f.errors();
+        if errors.is_empty() {
+            items.extend(f.item);
+        } else {
+            problems.extend(errors);
+        }
+    }
+    Ok((items, problems))
+}
+
 /// Every YAML file under the given paths, sorted for stable output.
 pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();

@@ -449,27 +449,7 @@ async fn run_lines(
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        outln!("{}", style.bold("Context:"));
-        outln!("{}", serde_json::to_string_pretty(&inv.context)?);
-        if let Some(sim) = env
-            .simulator
-            .as_ref()
-            .filter(|_| inv.entries.iter().any(|e| e.simulated))
-        {
-            let summary = sim.summary();
-            if !summary.is_empty() {
-                outln!(
-                    "{}",
-                    style.bold(&format!(
-                        "SIGNL4 simulator ({}; no SIGNL4 instance is configured) now holds:",
-                        sim.url()
-                    ))
-                );
-                for s in summary {
-                    outln!("  {s}");
-                }
-            }
-        }
+        render::context_and_simulator(&inv, env.simulator.as_ref(), style)?;
     }
     Ok(if failed {
         ExitCode::FAILURE

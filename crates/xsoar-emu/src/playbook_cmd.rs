@@ -111,24 +111,7 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
             color: std::io::stdout().is_terminal(),
         };
         out!("{}", report(&run, &inv, style));
-        outln!("{}", style.bold("Context:"));
-        outln!("{}", serde_json::to_string_pretty(&inv.context)?);
-        if let Some(sim) = env
-            .simulator
-            .as_ref()
-            .filter(|_| inv.entries.iter().any(|e| e.simulated))
-        {
-            outln!(
-                "{}",
-                style.bold(&format!(
-                    "SIGNL4 simulator ({}; no SIGNL4 instance is configured) now holds:",
-                    sim.url()
-                ))
-            );
-            for s in sim.summary() {
-                outln!("  {s}");
-            }
-        }
+        render::context_and_simulator(&inv, env.simulator.as_ref(), style)?;
     }
     Ok(match run.state {
         RunState::Completed => ExitCode::SUCCESS,

@@ -170,6 +170,34 @@ fn table(rows: &[Vec<String>], style: Style) -> String {
     out
 }
 
+/// The closing part of a terminal report: the context, then what the embedded SIGNL4
+/// simulator holds when an entry of this investigation came from it.
+pub fn context_and_simulator(
+    inv: &xsoar_engine::Investigation,
+    simulator: Option<&crate::setup::EmbeddedSimulator>,
+    style: Style,
+) -> anyhow::Result<()> {
+    outln!("{}", style.bold("Context:"));
+    outln!("{}", serde_json::to_string_pretty(&inv.context)?);
+    let Some(sim) = simulator.filter(|_| inv.entries.iter().any(|e| e.simulated)) else {
+        return Ok(());
+    };
+    let summary = sim.summary();
+    if !summary.is_empty() {
+        outln!(
+            "{}",
+            style.bold(&format!(
+                "SIGNL4 simulator ({}; no SIGNL4 instance is configured) now holds:",
+                sim.url()
+            ))
+        );
+        for s in summary {
+            outln!("  {s}");
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

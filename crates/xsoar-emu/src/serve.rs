@@ -133,27 +133,8 @@ fn reload_fn(extra: Vec<PathBuf>) -> ReloadFn {
         let extra = extra.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let mut loaded = content::load_defaults().map_err(|e| e.to_string())?;
-                if !extra.is_empty() {
-                    loaded.extend(content::load_paths(&extra).map_err(|e| e.to_string())?);
-                }
-                let mut outcome = ReloadOutcome::default();
-                for f in loaded {
-                    let errors: Vec<String> = f
-                        .diagnostics
-                        .iter()
-                        .filter(|d| d.is_error())
-                        .map(ToString::to_string)
-                        .collect();
-                    if !errors.is_empty() {
-                        outcome.problems.extend(errors);
-                        continue;
-                    }
-                    if let Some(item) = f.item {
-                        outcome.items.push(item);
-                    }
-                }
-                Ok(outcome)
+                let (items, problems) = content::load_all(&extra).map_err(|e| e.to_string())?;
+                Ok(ReloadOutcome { items, problems })
             })
             .await
             .map_err(|e| format!("content reload failed: {e}"))?

@@ -68,22 +68,36 @@ pub const SIM_INSTANCE: &str = "signl4-simulator";
 
 /// The default content plus `--content`; files with errors are reported on stderr and skipped.
 fn load_content(opts: &EngineOpts) -> Result<Vec<ContentItem>> {
-    let mut loaded = content::load_defaults()?;
-    if !opts.content.is_empty() {
-        loaded.extend(content::load_paths(&opts.content)?);
-    }
-    let mut items = Vec::new();
-    for f in loaded {
-        let errors: Vec<&Diagnostic> = f.diagnostics.iter().filter(|d| d.is_error()).collect();
-        if !errors.is_empty() {
-            for d in errors {
-                eprintln!("warning: skipped {}: {d}", f.path);
-            }
-            continue;
-        }
-        items.extend(f.item);
+    let (items, problems) = content::load_all(&opts.content)?;
+    for p in problems {
+        eprintln!("warning: skipped {p}");
     }
     Ok(items)
+}
+
+/// When no SIGNL4 instance is configured: start the embedded simulator and add the instance
+/// that points at it (its entries are marked as simulated).
+async fn embedded_simulator(specs: &mut Vec<InstanceSpec>) -> Result<Option<EmbeddedSimulator>> {
+    if specs.iter().any(|s| s.brand == "SIGNL4") {
+        return Ok(None);
+    }
+    let sim = xsoar_signl4::sim::Simulator::new(xsoar_signl4::sim::SimConfig::default());
+    let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse()?).await?;
+    let mut params = serde_json::Map::new();
+    params.insert("url".into(), serde_json::Value::String(handle.url()));
+    params.insert(
+        "secret".into(),
+        serde_json::json!({"identifier": "", "password": xsoar_signl4::sim::DEFAULT_SIM_SECRET}),
+    );
+    params.insert("proxy".into(), serde_json::Value::Bool(false));
+    specs.push(InstanceSpec {
+        name: SIM_INSTANCE.into(),
+        brand: "SIGNL4".into(),
+        enabled: true,
+        params,
+        simulated: true,
+    });
+    Ok(Some(EmbeddedSimulator { handle }))
 }
 
 /// Load content, register connectors, configure instances.
@@ -100,24 +114,11 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
         Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
         None => Vec::new(),
     };
-    let has_signl4 = specs.iter().any(|s| s.brand == "SIGNL4");
-    let mut simulator = None;
-    if !has_signl4 && !opts.no_simulator {
-        let sim = xsoar_signl4::sim::Simulator::new(xsoar_signl4::sim::SimConfig::default());
-        let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse()?).await?;
-        let mut params = serde_json::Map::new();
-        params.insert("url".into(), serde_json::Value::String(handle.url()));
-        params.insert("secret".into(), serde_json::json!({"identifier": "", "password": xsoar_signl4::sim::DEFAULT_SIM_SECRET}));
-        params.insert("proxy".into(), serde_json::Value::Bool(false));
-        specs.push(InstanceSpec {
-            name: SIM_INSTANCE.into(),
-            brand: "SIGNL4".into(),
-            enabled: true,
-            params,
-            simulated: true,
-        });
-        simulator = Some(EmbeddedSimulator { handle });
-    }
+    let simulator = if opts.no_simulator {
+        None
+    } else {
+        embedded_simulator(&mut specs).await?
+    };
     engine.set_instances(specs);
     Ok(Env { engine, simulator })
 }
@@ -221,23 +222,11 @@ pub async fn build_test_env(
         Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
         None => Vec::new(),
     };
-    let mut simulator = None;
-    if start_simulator && !opts.no_simulator && !instances.iter().any(|s| s.brand == "SIGNL4") {
-        let sim = xsoar_signl4::sim::Simulator::new(xsoar_signl4::sim::SimConfig::default());
-        let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse()?).await?;
-        let mut params = serde_json::Map::new();
-        params.insert("url".into(), serde_json::Value::String(handle.url()));
-        params.insert("secret".into(), serde_json::json!({"identifier": "", "password": xsoar_signl4::sim::DEFAULT_SIM_SECRET}));
-        params.insert("proxy".into(), serde_json::Value::Bool(false));
-        instances.push(InstanceSpec {
-            name: SIM_INSTANCE.into(),
-            brand: "SIGNL4".into(),
-            enabled: true,
-            params,
-            simulated: true,
-        });
-        simulator = Some(EmbeddedSimulator { handle });
-    }
+    let simulator = if start_simulator && !opts.no_simulator {
+        embedded_simulator(&mut instances).await?
+    } else {
+        None
+    };
     Ok(TestEnv {
         library,
         instances,

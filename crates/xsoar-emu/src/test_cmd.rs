@@ -81,12 +81,7 @@ pub async fn run(args: TestArgs, engine: &EngineOpts) -> Result<ExitCode> {
         let loaded = content::load_paths(std::slice::from_ref(path))?;
         let mut playbooks = Vec::new();
         for f in loaded {
-            let errors: Vec<String> = f
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .map(ToString::to_string)
-                .collect();
+            let errors = f.errors();
             if !errors.is_empty() {
                 for e in errors {
                     eprintln!("warning: skipped {}: {e}", f.path);

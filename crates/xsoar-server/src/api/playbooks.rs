@@ -12,7 +12,7 @@
 
 use crate::body::{id_or_name, parse_json, text, text_list, Body};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, RunEntry};
 use crate::views;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -38,13 +38,17 @@ pub async fn investigation_playbook(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let entry = app.run_entry(&id).ok_or_else(|| no_run(&id))?;
-    let lib = app.engine().library();
-    Ok(Json(views::investigation_playbook(
+    Ok(Json(run_view(&app, &entry)))
+}
+
+/// The `/inv-playbook` view of a run: its record, playbook graph, failure and live task states.
+fn run_view(app: &AppState, entry: &RunEntry) -> Value {
+    views::investigation_playbook(
         &entry.record,
-        lib.playbook(&entry.record.playbook_id),
+        app.engine().library().playbook(&entry.record.playbook_id),
         &entry.failure,
         &entry.live,
-    )))
+    )
 }
 
 /// `POST /investigation/{id}/workplan/tasks` (`{"states": [...], "types": [...]}`).
@@ -129,13 +133,7 @@ pub async fn complete_task(
     let task = get("taskId")
         .ok_or_else(|| ApiError::bad_request("Missing taskId", "the form needs taskId"))?;
     let entry = app.complete_task(&inv, &task, get("taskInput")).await?;
-    let lib = app.engine().library();
-    Ok(Json(views::investigation_playbook(
-        &entry.record,
-        lib.playbook(&entry.record.playbook_id),
-        &entry.failure,
-        &entry.live,
-    )))
+    Ok(Json(run_view(&app, &entry)))
 }
 
 /// `POST /inv-playbook/new/{playbookId}/{investigationId}`: run a playbook (again) on an
