@@ -1,6 +1,7 @@
 //! XSOAR's result dict (`CommandResults.to_context()`), the unit a command returns.
 
 use crate::markdown::table_to_markdown;
+use compact_str::CompactString;
 use serde_json::{Map, Value};
 
 /// War-room entry type (`Type`, §6.1 of the semantics).
@@ -63,7 +64,7 @@ pub struct CommandResult {
     /// Raw payload (`Contents`).
     pub contents: Value,
     /// `ContentsFormat`: `text`, `json`, `markdown`, `table`, `html`.
-    pub contents_format: String,
+    pub contents_format: CompactString,
     /// `HumanReadable` markdown shown instead of `Contents` when present.
     pub human_readable: Option<String>,
     /// `EntryContext`: context key (with optional DT selector) -> value.
@@ -81,7 +82,7 @@ impl CommandResult {
         Self {
             entry_type,
             contents,
-            contents_format: format.to_owned(),
+            contents_format: CompactString::new(format),
             human_readable: None,
             entry_context: Map::new(),
             effects: Vec::new(),
@@ -169,6 +170,8 @@ impl CommandResult {
                 }
                 Some(mut key) if !key_fields.is_empty() => {
                     // `Prefix(val.K && val.K == obj.K && ...)`, built in one buffer.
+                    let terms: usize = key_fields.iter().map(|k| 3 * k.len() + 27).sum();
+                    key.reserve_exact(terms + 2);
                     key.push('(');
                     for (i, k) in key_fields.iter().enumerate() {
                         if i > 0 {

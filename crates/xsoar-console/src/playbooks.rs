@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use xsoar_content::{Playbook, TaskTarget, TaskType};
 use xsoar_engine::playbook::{describe_arg, ERROR_LABEL, NONE_LABEL};
-use xsoar_engine::{Investigation, PlaybookRun};
+use xsoar_engine::{CompactString, Investigation, PlaybookRun};
 
 /// Horizontal and vertical spacing of the automatic layout.
 const AUTO_DX: f64 = 350.0;
@@ -266,7 +266,7 @@ pub struct RunView {
     /// The run (task states per task id, resolved inputs, errors, labels).
     pub run: PlaybookRun,
     /// The entries of the root frame's tasks, by entry id.
-    pub entries: BTreeMap<String, EntryView>,
+    pub entries: BTreeMap<CompactString, EntryView>,
 }
 
 /// Attach the rendered entries of the run's tasks.

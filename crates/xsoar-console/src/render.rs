@@ -11,7 +11,7 @@ use pulldown_cmark::{html, Options, Parser};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use xsoar_engine::{Entry, EntryTask};
+use xsoar_engine::{CompactString, Entry, EntryTask};
 
 /// Markdown to sanitised HTML (tables, strikethrough, task lists; raw HTML is sanitised).
 pub fn markdown_to_html(markdown: &str) -> String {
@@ -73,7 +73,7 @@ fn kind(entry: &Entry) -> &'static str {
 #[serde(rename_all = "camelCase")]
 pub struct EntryView {
     /// Entry id (`3@7`).
-    pub id: String,
+    pub id: CompactString,
     /// Position in the war room (1-based).
     pub seq: usize,
     /// XSOAR entry type.
@@ -82,31 +82,31 @@ pub struct EntryView {
     /// `chat`, `result`, `note`, `error`, `warning`, `debug`, `file`.
     pub kind: &'static str,
     /// Contents format.
-    pub format: String,
+    pub format: CompactString,
     /// Sanitised HTML of what the war room shows.
     pub html: String,
     /// Pretty-printed JSON contents, shown collapsible (set as text by the page).
     pub json: Option<String>,
     /// The command line that produced it (`parentContent`).
-    pub command: String,
+    pub command: CompactString,
     /// Integration brand.
-    pub brand: String,
+    pub brand: CompactString,
     /// Instance name.
-    pub instance: String,
+    pub instance: CompactString,
     /// The instance is the embedded SIGNL4 simulator.
     pub simulated: bool,
     /// Creation time, RFC 3339.
-    pub created: String,
+    pub created: CompactString,
     /// Author.
-    pub user: String,
+    pub user: CompactString,
     /// Category.
-    pub category: String,
+    pub category: CompactString,
     /// The playbook task that wrote it.
-    pub task: Option<EntryTask>,
+    pub task: Option<Box<EntryTask>>,
     /// Context the entry wrote (its outputs), pretty-printed.
     pub outputs: Option<String>,
     /// Attached file name.
-    pub file: String,
+    pub file: CompactString,
 }
 
 /// The sequence number of an entry id (`12@7` → 12).

@@ -283,16 +283,22 @@ impl Library {
     /// Every integration that has a command with this exact name, with the command, in load
     /// order.
     pub fn commands_named(&self, name: &str) -> Vec<(&Integration, &Command)> {
-        let Some(entries) = self.commands.get(name) else {
-            return Vec::new();
-        };
-        entries
-            .iter()
+        self.commands_named_iter(name).collect()
+    }
+
+    /// [`Library::commands_named`] without collecting them.
+    pub fn commands_named_iter(
+        &self,
+        name: &str,
+    ) -> impl Iterator<Item = (&Integration, &Command)> + '_ {
+        self.commands
+            .get(name)
+            .into_iter()
+            .flatten()
             .filter_map(|&(slot, n)| {
                 let (_, i) = self.integrations.get_index(slot)?;
                 Some((i, i.commands.get(n)?))
             })
-            .collect()
     }
 
     /// Whether any loaded integration declares a command `name` (no allocation).

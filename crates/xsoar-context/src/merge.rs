@@ -400,7 +400,7 @@ fn deep_merge(old: &mut Value, new: Value, depth: usize) {
 /// item's `K` is neither absent, null, false nor a string (JavaScript decides those).
 fn scan_string_key(
     terms: &[KeyTerm],
-    obj_vals: &[Option<Value>],
+    obj_vals: &[Option<&Value>],
     old: &[Value],
 ) -> Option<Option<usize>> {
     let (path, want) = match (terms, obj_vals) {
@@ -430,6 +430,93 @@ fn scan_string_key(
         }
     }
     Some(None)
+}
+
+/// The items stored at a path (a value that is not a list is one item), and whether they
+/// were stored as a list.
+fn stored_items(current: Option<&Value>) -> (&[Value], bool) {
+    match current {
+        Some(Value::Array(a)) => (a, true),
+        Some(v) => (std::slice::from_ref(v), false),
+        None => (&[], false),
+    }
+}
+
+/// Where a selector merge writes.
+enum Slot<'c> {
+    /// Nothing is stored yet: insert under this key of this map.
+    Absent(&'c mut Map<String, Value>, &'c str),
+    /// The stored value to update.
+    Stored(&'c mut Value),
+    /// The path cannot be written (an empty path).
+    Unreachable,
+}
+
+fn write_slot<'c>(ctx: &'c mut Value, segs: &'c [Box<str>], existed: bool) -> Slot<'c> {
+    let Some((last, parents)) = segs.split_last() else {
+        return Slot::Unreachable;
+    };
+    let Some(map) = parent_mut(ctx, parents) else {
+        return Slot::Unreachable;
+    };
+    if !existed {
+        return Slot::Absent(map, last);
+    }
+    match map.get_mut(last.as_ref()) {
+        Some(slot) => Slot::Stored(slot),
+        None => Slot::Unreachable,
+    }
+}
+
+/// The usual merge (one new object, one string key field, e.g. `Prefix(val.eventId &&
+/// val.eventId == obj.eventId)`) without the general planning: the same result as
+/// [`merge_selector`]'s two phases for that case. Hands `value` back when it does not apply.
+fn merge_one_by_string_key(
+    ctx: &mut Value,
+    segs: &[Box<str>],
+    keys: Option<&[KeyTerm]>,
+    value: Value,
+) -> Result<(), Value> {
+    let Some(terms) = keys.filter(|k| k.len() <= 2) else {
+        return Err(value);
+    };
+    if !value.is_object() {
+        return Err(value);
+    }
+    let mut vals: [Option<&Value>; 2] = [None, None];
+    for (slot, t) in vals.iter_mut().zip(terms) {
+        *slot = key_field(&value, &t.path);
+    }
+    let current = existing(ctx, segs);
+    let (old, was_list) = stored_items(current);
+    let Some(found) = scan_string_key(terms, &vals[..terms.len()], old) else {
+        return Err(value);
+    };
+    let slot = match write_slot(ctx, segs, current.is_some()) {
+        Slot::Absent(map, last) => {
+            map.insert(last.to_owned(), value);
+            return Ok(());
+        }
+        Slot::Stored(slot) => slot,
+        Slot::Unreachable => return Ok(()),
+    };
+    match found {
+        Some(i) if was_list => {
+            if let Some(item) = slot.as_array_mut().and_then(|l| l.get_mut(i)) {
+                deep_merge(item, value, 0);
+            }
+        }
+        // The only existing item was updated: keep it an object.
+        Some(_) => deep_merge(slot, value, 0),
+        None => match slot {
+            Value::Array(list) => list.push(value),
+            other => {
+                let first = std::mem::take(other);
+                *other = Value::Array(vec![first, value]);
+            }
+        },
+    }
+    Ok(())
 }
 
 /// Does `js` select `item` for `obj`? `residual` is `js` specialised for `obj`.
@@ -468,18 +555,17 @@ fn merge_selector(
     key: &str,
     value: Value,
 ) -> Result<(), DtError> {
+    let value = match merge_one_by_string_key(ctx, segs, keys, value) {
+        Ok(()) => return Ok(()),
+        Err(value) => value,
+    };
     let (items, written_as_list) = into_items(value);
     if items.is_empty() {
         return Ok(());
     }
     // Phase 1, read only: decide a target for every new object.
     let current = existing(ctx, segs);
-    let was_list = matches!(current, Some(Value::Array(_)));
-    let old: &[Value] = match current {
-        Some(Value::Array(a)) => a,
-        Some(v) => std::slice::from_ref(v),
-        None => &[],
-    };
+    let (old, was_list) = stored_items(current);
     let multi = items.len() > 1;
     // Only needed with several new objects: the merged state later objects are matched against.
     let mut updated: Vec<(usize, Value)> = Vec::new();
@@ -508,7 +594,8 @@ fn merge_selector(
         // by a plain scan; it steps aside when JavaScript's loose equality would have a say.
         let mut scanned = false;
         if let (Some(k), true) = (keys, updated.is_empty()) {
-            if let Some(found) = scan_string_key(k, &obj_vals, old) {
+            let refs: Vec<Option<&Value>> = obj_vals.iter().map(Option::as_ref).collect();
+            if let Some(found) = scan_string_key(k, &refs, old) {
                 target = found.map(Target::Old);
                 scanned = true;
             }
@@ -559,23 +646,18 @@ fn merge_selector(
     let existed = current.is_some();
 
     // Phase 2: apply (cannot fail).
-    let Some((last, parents)) = segs.split_last() else {
-        return Ok(());
-    };
-    let Some(map) = parent_mut(ctx, parents) else {
-        return Ok(());
-    };
-    if !existed {
-        let v = if written_as_list || appended.len() > 1 {
-            Value::Array(appended)
-        } else {
-            appended.pop().unwrap_or(Value::Null)
-        };
-        map.insert(last.to_string(), v);
-        return Ok(());
-    }
-    let Some(slot) = map.get_mut(last.as_ref()) else {
-        return Ok(());
+    let slot = match write_slot(ctx, segs, existed) {
+        Slot::Absent(map, last) => {
+            let v = if written_as_list || appended.len() > 1 {
+                Value::Array(appended)
+            } else {
+                appended.pop().unwrap_or(Value::Null)
+            };
+            map.insert(last.to_owned(), v);
+            return Ok(());
+        }
+        Slot::Stored(slot) => slot,
+        Slot::Unreachable => return Ok(()),
     };
     if appended.is_empty() && !was_list {
         // The only existing item was updated: keep it an object.

@@ -436,3 +436,43 @@ fn key_field_selectors_match_like_javascript() {
         json!([{"Email": {"Address": "a@x"}, "n": 1, "m": 2}, {"Email": {"Address": "b@x"}}])
     );
 }
+
+/// The usual one-object, one-string-key merge has its own code path; it must write exactly
+/// what the general selector evaluation writes, whatever is already stored at the path.
+#[test]
+fn string_key_merges_agree_with_the_general_selector() {
+    let fast = "P.Q(val.id && val.id == obj.id)";
+    let general = "P.Q(obj.id == val.id)"; // not key-field shaped: JavaScript decides
+    let starts = [
+        json!({}),
+        json!({"P": null}),
+        json!({"P": {"Q": null}}),
+        json!({"P": {"Q": "text"}}),
+        json!({"P": {"Q": {"id": "a", "n": 1, "keep": true}}}),
+        json!({"P": {"Q": {"id": "b", "n": 1}}}),
+        json!({"P": {"Q": {"n": 1}}}),
+        json!({"P": {"Q": [{"id": "a", "n": 1}, {"id": "b", "n": 2}]}}),
+        json!({"P": {"Q": [{"id": "b", "n": 1}]}}),
+        json!({"P": {"Q": ["x", {"id": null}, {"id": false}, {"id": "a", "d": {"k": 1}}]}}),
+        json!({"P": [{"other": 1}, {"Q": {"id": "a"}}]}),
+        json!({"P": "scalar"}),
+    ];
+    let writes = [
+        json!({"id": "a", "n": 9, "d": {"j": 2}}),
+        json!({"id": "c"}),
+        json!({"id": "a"}),
+    ];
+    for start in &starts {
+        for w in &writes {
+            let mut a = start.clone();
+            let mut b = start.clone();
+            merge_entry_context(&mut a, fast, w.clone()).expect("fast form merges");
+            merge_entry_context(&mut b, general, w.clone()).expect("general form merges");
+            assert_eq!(a, b, "start {start}, write {w}");
+            // And a second write of the same object updates in place in both.
+            merge_entry_context(&mut a, fast, w.clone()).expect("fast form merges");
+            merge_entry_context(&mut b, general, w.clone()).expect("general form merges");
+            assert_eq!(a, b, "second write; start {start}, write {w}");
+        }
+    }
+}

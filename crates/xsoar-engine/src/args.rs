@@ -81,6 +81,12 @@ fn seconds(name: &str, v: &Value) -> Result<Duration, String> {
 /// Remove the special arguments from `args` and parse them.
 pub fn take_special(args: &mut Vec<(String, Value)>) -> Result<SpecialArgs, String> {
     let mut special = SpecialArgs::default();
+    if !args
+        .iter()
+        .any(|(name, _)| SPECIAL_ARGUMENTS.contains(&name.as_str()))
+    {
+        return Ok(special);
+    }
     let mut rest = Vec::with_capacity(args.len());
     for (name, value) in args.drain(..) {
         if !SPECIAL_ARGUMENTS.contains(&name.as_str()) {

@@ -7,9 +7,9 @@
 
 use crate::args::{self, BindRules, SpecialArgs};
 use crate::builtins::{self, BUILTIN_BRAND, OPEN_ARGUMENT_COMMANDS};
-use crate::clock::{rfc3339, Clock};
+use crate::clock::{rfc3339, rfc3339_compact, Clock};
 use crate::cmdline::{self, CommandLine, Line, Quote};
-use crate::entry::{Entry, EntryTask};
+use crate::entry::{CompactString, Entry, EntryTask};
 use crate::investigation::{update_incident, Investigation};
 use crate::registry::{mask_all, InstanceInfo, InstanceSpec, Registry};
 use futures::future::BoxFuture;
@@ -64,7 +64,7 @@ pub struct Invocation {
     /// The command line shown as `parentContent` (secrets masked).
     pub parent_content: String,
     /// Entry id of the echoed command line, if one was written.
-    pub parent_id: String,
+    pub parent_id: CompactString,
     /// Typed in the war room: unknown arguments are errors.
     pub from_war_room: bool,
 }
@@ -93,7 +93,7 @@ pub struct ExecScope {
     /// `currentPlaybookID`.
     pub current_playbook_id: Option<String>,
     /// `lastCompletedTaskEntries`.
-    pub last_completed_task_entries: Vec<String>,
+    pub last_completed_task_entries: Vec<CompactString>,
     /// The task being run.
     pub task: Option<TaskTag>,
 }
@@ -113,7 +113,7 @@ pub enum InvokeStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvokeOutcome {
     /// Ids of the entries written.
-    pub entries: Vec<String>,
+    pub entries: Vec<CompactString>,
     /// Overall status.
     pub status: InvokeStatus,
     /// `taskComplete` requests: (task id or tag, label).
@@ -140,9 +140,9 @@ impl InvokeOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineOutcome {
     /// The echoed line or the note entry, when one was written.
-    pub echo: Option<String>,
+    pub echo: Option<CompactString>,
     /// The result entries (what `/entry/execute/sync` returns).
-    pub results: Vec<String>,
+    pub results: Vec<CompactString>,
     /// Overall status.
     pub status: InvokeStatus,
     /// `taskComplete` requests.
@@ -490,18 +490,18 @@ impl Engine {
         Some(masked.to_string())
     }
 
-    fn push_echo(&self, inv: &mut Investigation, text: &str) -> String {
+    fn push_echo(&self, inv: &mut Investigation, text: &str) -> CompactString {
         let id = inv.next_entry_id();
         let entry = Entry {
-            format: "markdown".into(),
-            user: inv.user.clone(),
-            category: "chat".into(),
+            format: CompactString::const_new("markdown"),
+            user: CompactString::from(inv.user.as_str()),
+            category: CompactString::const_new("chat"),
             ..Entry::new(
                 id.clone(),
-                inv.id.clone(),
+                CompactString::from(inv.id.as_str()),
                 1,
                 Value::String(text.to_owned()),
-                rfc3339(self.clock.now()),
+                rfc3339_compact(self.clock.now()),
             )
         };
         inv.entries.push(entry);
@@ -515,7 +515,7 @@ impl Engine {
         parent_content: &str,
         parent_id: &str,
         task: Option<&TaskTag>,
-    ) -> String {
+    ) -> CompactString {
         let result = CommandResult::error(message);
         let meta = EntryMeta {
             parent_content,
@@ -578,14 +578,18 @@ impl Engine {
         let mut outcome = InvokeOutcome::new();
         let task = scope.task.clone();
 
-        // 1. Evaluate argument values (DT) and pull out the special arguments.
-        let mut named = Vec::with_capacity(invocation.named.len());
-        let mut positional = Vec::with_capacity(invocation.positional.len());
+        // 1. Evaluate argument values (DT) and pull out the special arguments. The inputs
+        // are moved out of the invocation: plain values become argument values without a copy.
+        let mut invocation = invocation;
+        let inputs = std::mem::take(&mut invocation.named);
+        let positional_inputs = std::mem::take(&mut invocation.positional);
+        let mut named = Vec::with_capacity(inputs.len());
+        let mut positional = Vec::with_capacity(positional_inputs.len());
         {
             let read = read_scope(inv, scope, &registry.modules);
-            for (name, input) in &invocation.named {
+            for (name, input) in inputs {
                 match evaluate(input, &read) {
-                    Ok(v) => named.push((name.clone(), v)),
+                    Ok(v) => named.push((name, v)),
                     Err(e) => {
                         drop(read);
                         self.fail_invocation(
@@ -600,7 +604,7 @@ impl Engine {
                     }
                 }
             }
-            for input in &invocation.positional {
+            for input in positional_inputs {
                 match evaluate(input, &read) {
                     Ok(v) => positional.push(v),
                     Err(e) => {
@@ -709,7 +713,8 @@ impl Engine {
                     continue;
                 }
             };
-            for call_args in auto_iterate(&target.definition, bound) {
+            let (first, rest) = auto_iterate(&target.definition, bound);
+            for call_args in std::iter::once(first).chain(rest) {
                 self.run_on_instance(
                     inv,
                     scope,
@@ -1073,7 +1078,7 @@ impl Engine {
         outcome: &InvokeOutcome,
         log: &[String],
         started: std::time::SystemTime,
-    ) -> String {
+    ) -> CompactString {
         let human: String = outcome
             .entries
             .iter()
@@ -1121,21 +1126,21 @@ impl Engine {
         let mut parent = invocation.parent_content.clone();
         parent.push_str(" debug-mode=\"true\"");
         inv.entries.push(Entry {
-            parent_content: parent,
+            parent_content: parent.into(),
             parent_id: invocation.parent_id.clone(),
-            brand: target.brand.to_string(),
-            instance: target.instance.to_string(),
-            user: "DBot".into(),
-            category: "artifact".into(),
-            file: file_name.clone(),
-            file_id,
+            brand: CompactString::from(&*target.brand),
+            instance: CompactString::from(&*target.instance),
+            user: CompactString::const_new("DBot"),
+            category: CompactString::const_new("artifact"),
+            file: CompactString::from(file_name.as_str()),
+            file_id: file_id.into(),
             simulated: target.simulated,
             ..Entry::new(
                 id.clone(),
-                inv.id.clone(),
+                CompactString::from(inv.id.as_str()),
                 16,
                 Value::String(file_name),
-                rfc3339(self.clock.now()),
+                rfc3339_compact(self.clock.now()),
             )
         });
         id
@@ -1164,8 +1169,7 @@ fn resolve<'l>(
         integration.name == brand || integration.id == brand
     };
     let defs: Vec<_> = lib
-        .commands_named(name)
-        .into_iter()
+        .commands_named_iter(name)
         .filter(|(i, _)| invocation.brand.as_deref().is_none_or(|b| brand_ok(b, i)))
         .collect();
     if !defs.is_empty() {
@@ -1347,7 +1351,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// `isArray: false` arguments given a list of several values run the command once per
 /// element (§8.5); several such arguments are zipped by index, shorter ones omitted.
-fn auto_iterate(def: &Command, bound: Map<String, Value>) -> Vec<Map<String, Value>> {
+/// Returns the first call's arguments and those of the calls after it (usually none).
+fn auto_iterate(
+    def: &Command,
+    bound: Map<String, Value>,
+) -> (Map<String, Value>, Vec<Map<String, Value>>) {
     let iterated: Vec<(String, Vec<Value>)> = bound
         .iter()
         .filter(|(k, v)| {
@@ -1357,28 +1365,28 @@ fn auto_iterate(def: &Command, bound: Map<String, Value>) -> Vec<Map<String, Val
         .map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default()))
         .collect();
     if iterated.is_empty() {
-        return vec![bound];
+        return (bound, Vec::new());
     }
     let n = iterated.iter().map(|(_, v)| v.len()).max().unwrap_or(1);
-    (0..n)
-        .map(|i| {
-            let mut args = bound.clone();
-            for (k, values) in &iterated {
-                match values.get(i) {
-                    Some(v) => {
-                        args.insert(k.clone(), v.clone());
-                    }
-                    None => {
-                        args.remove(k);
-                    }
+    let mut calls = (0..n).map(|i| {
+        let mut args = bound.clone();
+        for (k, values) in &iterated {
+            match values.get(i) {
+                Some(v) => {
+                    args.insert(k.clone(), v.clone());
+                }
+                None => {
+                    args.remove(k);
                 }
             }
-            args
-        })
-        .collect()
+        }
+        args
+    });
+    let first = calls.next().unwrap_or_default();
+    (first, calls.collect())
 }
 
-fn invocation_from_line(cl: CommandLine, shown: String, echo: String) -> Invocation {
+fn invocation_from_line(cl: CommandLine, shown: String, echo: CompactString) -> Invocation {
     let mut named = Vec::new();
     let mut positional = Vec::new();
     for a in cl.args {
@@ -1399,6 +1407,7 @@ fn invocation_from_line(cl: CommandLine, shown: String, echo: String) -> Invocat
 }
 
 /// The DT view of an invocation: special roots, private contexts, the investigation context.
+/// The computed roots are built on first use: most argument values hold no `${...}`.
 pub(crate) fn read_scope<'a>(
     inv: &'a Investigation,
     scope: &'a ExecScope,
@@ -1408,19 +1417,7 @@ pub(crate) fn read_scope<'a>(
         inv,
         scope,
         modules,
-        entries_value: Value::Array(
-            scope
-                .last_completed_task_entries
-                .iter()
-                .cloned()
-                .map(Value::String)
-                .collect(),
-        ),
-        playbook_id: scope
-            .current_playbook_id
-            .clone()
-            .map(Value::String)
-            .unwrap_or(Value::Null),
+        roots: std::cell::OnceCell::new(),
     }
 }
 
@@ -1428,12 +1425,28 @@ pub(crate) struct ReadScope<'a> {
     inv: &'a Investigation,
     scope: &'a ExecScope,
     modules: &'a Value,
-    entries_value: Value,
-    playbook_id: Value,
+    /// `lastCompletedTaskEntries` and `currentPlaybookID`.
+    roots: std::cell::OnceCell<(Value, Value)>,
 }
 
 impl ReadScope<'_> {
     pub(crate) fn dt(&self) -> Scope<'_> {
+        let (entries_value, playbook_id) = self.roots.get_or_init(|| {
+            (
+                Value::Array(
+                    self.scope
+                        .last_completed_task_entries
+                        .iter()
+                        .map(|id| Value::String(id.to_string()))
+                        .collect(),
+                ),
+                self.scope
+                    .current_playbook_id
+                    .clone()
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+            )
+        });
         let mut layers = self.scope.private.iter().rev();
         let mut s = match layers.next() {
             Some(first) => Scope::new(first),
@@ -1448,8 +1461,8 @@ impl ReadScope<'_> {
         s = s
             .with_root("incident", &self.inv.incident)
             .with_root("modules", self.modules)
-            .with_root("lastCompletedTaskEntries", &self.entries_value)
-            .with_root("currentPlaybookID", &self.playbook_id);
+            .with_root("lastCompletedTaskEntries", entries_value)
+            .with_root("currentPlaybookID", playbook_id);
         if let Some(inputs) = &self.scope.inputs {
             s = s.with_root("inputs", inputs);
         }
@@ -1457,14 +1470,14 @@ impl ReadScope<'_> {
     }
 }
 
-fn evaluate(input: &ArgInput, read: &ReadScope<'_>) -> Result<Value, String> {
+fn evaluate(input: ArgInput, read: &ReadScope<'_>) -> Result<Value, String> {
     match input {
-        ArgInput::Value(v) => Ok(v.clone()),
+        ArgInput::Value(v) => Ok(v),
         ArgInput::Template(t) => {
             if !t.contains("${") {
-                return Ok(Value::String(t.clone()));
+                return Ok(Value::String(t));
             }
-            match xsoar_context::interpolate(t, &read.dt()) {
+            match xsoar_context::interpolate(&t, &read.dt()) {
                 Ok(Interpolated::Value(v)) => Ok(v),
                 Ok(Interpolated::Missing) => Ok(Value::Null),
                 Err(e) => Err(e.to_string()),
@@ -1488,7 +1501,7 @@ fn push_result(
     result: CommandResult,
     meta: &EntryMeta<'_>,
     clock: &Arc<dyn Clock>,
-) -> String {
+) -> CompactString {
     let id = inv.next_entry_id();
     let is_error = result.is_error();
     let CommandResult {
@@ -1513,42 +1526,47 @@ fn push_result(
     };
     let (task_id, playbook_id, entry_task, category) = match meta.task {
         Some(t) => (
-            t.task_id.clone(),
-            t.playbook_id.clone(),
-            Some(EntryTask {
+            CompactString::from(t.task_id.as_str()),
+            CompactString::from(t.playbook_id.as_str()),
+            Some(Box::new(EntryTask {
                 playbook_name: t.playbook_name.clone(),
                 task_id: t.task_id.clone(),
                 task_name: t.task_name.clone(),
-            }),
+            })),
             if is_error {
                 "playbookErrors"
             } else {
                 "playbookTaskResult"
             },
         ),
-        None => (String::new(), String::new(), None, "commandAndResults"),
+        None => (
+            CompactString::const_new(""),
+            CompactString::const_new(""),
+            None,
+            "commandAndResults",
+        ),
     };
     inv.entries.push(Entry {
         id: id.clone(),
-        investigation_id: inv.id.clone(),
+        investigation_id: CompactString::from(inv.id.as_str()),
         entry_type: entry_type.0,
         contents,
         format,
         human_readable,
-        parent_content: meta.parent_content.to_owned(),
-        parent_id: meta.parent_id.to_owned(),
-        brand: meta.brand.to_owned(),
-        instance: meta.instance.to_owned(),
-        created: rfc3339(clock.now()),
-        user: "DBot".into(),
-        category: category.into(),
+        parent_content: CompactString::from(meta.parent_content),
+        parent_id: CompactString::from(meta.parent_id),
+        brand: CompactString::from(meta.brand),
+        instance: CompactString::from(meta.instance),
+        created: rfc3339_compact(clock.now()),
+        user: CompactString::const_new("DBot"),
+        category: CompactString::const_new(category),
         task_id,
         playbook_id,
         entry_task,
         note,
         tags,
-        file: String::new(),
-        file_id: String::new(),
+        file: CompactString::const_new(""),
+        file_id: CompactString::const_new(""),
         entry_context: (!entry_context.is_empty()).then_some(entry_context),
         simulated: meta.simulated,
     });

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+pub use xsoar_connector::CompactString;
 
 pub use xsoar_connector::EntryType;
 
@@ -25,48 +26,48 @@ pub struct EntryTask {
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// `<seq>@<investigationId>`.
-    pub id: String,
+    pub id: CompactString,
     /// The investigation (war room) it belongs to.
-    pub investigation_id: String,
+    pub investigation_id: CompactString,
     /// Entry type (1 note, 4 error, 16 debug log, ...).
     #[serde(rename = "type")]
     pub entry_type: i64,
     /// Raw contents (`Contents`).
     pub contents: Value,
     /// `ContentsFormat`: `text`, `json`, `markdown`, `table`, `html`.
-    pub format: String,
+    pub format: CompactString,
     /// `HumanReadable` markdown, when the command gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub human_readable: Option<String>,
     /// The command line that produced it.
-    pub parent_content: String,
+    pub parent_content: CompactString,
     /// The entry of that command line, when it was recorded.
-    pub parent_id: String,
+    pub parent_id: CompactString,
     /// Integration brand (`Builtin` for builtins and scripts, `none` for engine errors).
-    pub brand: String,
+    pub brand: CompactString,
     /// Instance name.
-    pub instance: String,
+    pub instance: CompactString,
     /// Creation time, RFC 3339.
-    pub created: String,
+    pub created: CompactString,
     /// Who wrote it (`DBot` for automation).
-    pub user: String,
+    pub user: CompactString,
     /// Category (`chat`, `commandAndResults`, `playbookTaskResult`, `playbookErrors`, `artifact`).
-    pub category: String,
+    pub category: CompactString,
     /// Playbook task id when a task produced it.
-    pub task_id: String,
+    pub task_id: CompactString,
     /// Playbook id when a task produced it.
-    pub playbook_id: String,
+    pub playbook_id: CompactString,
     /// Task details when a task produced it.
-    pub entry_task: Option<EntryTask>,
+    pub entry_task: Option<Box<EntryTask>>,
     /// Analyst note flag.
     pub note: bool,
     /// Tags.
     pub tags: Vec<String>,
     /// File name for file / debug-log entries.
-    pub file: String,
+    pub file: CompactString,
     /// Stored file id for file / debug-log entries.
     #[serde(rename = "fileID")]
-    pub file_id: String,
+    pub file_id: CompactString,
     /// The `EntryContext` the result carried (kept for debug logs and run reports).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_context: Option<Map<String, Value>>,
@@ -80,33 +81,33 @@ impl Entry {
     /// written at `created`; no command, task, file, tags or context. Callers set the rest with
     /// struct update syntax (`Entry { category: .., ..Entry::new(..) }`).
     pub fn new(
-        id: String,
-        investigation_id: String,
+        id: CompactString,
+        investigation_id: CompactString,
         entry_type: i64,
         contents: Value,
-        created: String,
+        created: CompactString,
     ) -> Self {
         Self {
             id,
             investigation_id,
             entry_type,
             contents,
-            format: "text".into(),
+            format: CompactString::const_new("text"),
             human_readable: None,
-            parent_content: String::new(),
-            parent_id: String::new(),
-            brand: String::new(),
-            instance: String::new(),
+            parent_content: CompactString::const_new(""),
+            parent_id: CompactString::const_new(""),
+            brand: CompactString::const_new(""),
+            instance: CompactString::const_new(""),
             created,
-            user: String::new(),
-            category: String::new(),
-            task_id: String::new(),
-            playbook_id: String::new(),
+            user: CompactString::const_new(""),
+            category: CompactString::const_new(""),
+            task_id: CompactString::const_new(""),
+            playbook_id: CompactString::const_new(""),
             entry_task: None,
             note: false,
             tags: Vec::new(),
-            file: String::new(),
-            file_id: String::new(),
+            file: CompactString::const_new(""),
+            file_id: CompactString::const_new(""),
             entry_context: None,
             simulated: false,
         }

@@ -1,6 +1,6 @@
 //! An investigation: the incident, its war-room entries and its context.
 
-use crate::entry::Entry;
+use crate::entry::{CompactString, Entry};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -40,7 +40,7 @@ impl Investigation {
     }
 
     /// The id the next entry will get.
-    pub fn next_entry_id(&self) -> String {
+    pub fn next_entry_id(&self) -> CompactString {
         // Written by hand: every command writes at least two entries, and `format!` costs
         // more than the rest of the id.
         let mut digits = [0u8; 20];
@@ -54,7 +54,7 @@ impl Investigation {
                 break;
             }
         }
-        let mut id = String::with_capacity(digits.len() - at + 1 + self.id.len());
+        let mut id = CompactString::with_capacity(digits.len() - at + 1 + self.id.len());
         for &d in &digits[at..] {
             id.push(char::from(d));
         }

@@ -17,12 +17,12 @@ pub mod investigation;
 pub mod playbook;
 mod registry;
 
-pub use clock::{rfc3339, Clock, VirtualClock};
+pub use clock::{rfc3339, rfc3339_compact, Clock, VirtualClock};
 pub use engine::{
     builtin_library, ArgInput, CommandHook, Engine, EngineOptions, ExecScope, HookCall, Invocation,
     InvokeOutcome, InvokeStatus, LineOutcome, TaskTag,
 };
-pub use entry::{Entry, EntryTask};
+pub use entry::{CompactString, Entry, EntryTask};
 pub use investigation::Investigation;
 pub use playbook::{
     PlaybookRun, ProgressFn, RunError, RunOptions, RunState, TaskCompletion, TaskProgress,

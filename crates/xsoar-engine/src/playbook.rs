@@ -16,7 +16,7 @@
 use crate::engine::{ArgInput, ExecScope, Invocation, InvokeStatus, TaskTag};
 use crate::eval;
 use crate::investigation::{update_incident, Investigation};
-use crate::{rfc3339, Engine};
+use crate::{rfc3339, CompactString, Engine};
 use futures::future::BoxFuture;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -217,7 +217,7 @@ pub struct TaskRun {
     /// Time spent (on the engine clock), milliseconds.
     pub duration_ms: u64,
     /// Entries it wrote.
-    pub entries: Vec<String>,
+    pub entries: Vec<CompactString>,
     /// Why it failed (also set for continued errors).
     pub error: Option<String>,
     /// The branch a condition took.
@@ -265,7 +265,7 @@ pub struct Frame {
     /// Frame state.
     pub state: RunState,
     /// Entries of the last completed task (`lastCompletedTaskEntries`).
-    pub last_completed_entries: Vec<String>,
+    pub last_completed_entries: Vec<CompactString>,
 }
 
 /// Ready-queue key: numeric ids sort numerically, others after them by text.
@@ -780,7 +780,7 @@ impl Engine {
             positional: Vec::new(),
             brand,
             parent_content,
-            parent_id: String::new(),
+            parent_id: CompactString::const_new(""),
             from_war_room: false,
         };
         let started = self.clock().now();
@@ -957,7 +957,7 @@ impl Engine {
         task: &Task,
         state: TaskState,
         labels: &[&str],
-        entries: Vec<String>,
+        entries: Vec<CompactString>,
     ) {
         let now = rfc3339(self.clock().now());
         if let Some(t) = frame.tasks.get_mut(&task.id) {
@@ -979,7 +979,7 @@ impl Engine {
         graph: &Graph,
         task: &Task,
         message: String,
-        entries: Vec<String>,
+        entries: Vec<CompactString>,
     ) {
         tracing::info!(task = %task.id, error = %message, "task failed");
         if let Some(t) = frame.tasks.get_mut(&task.id) {
@@ -1244,7 +1244,7 @@ impl Engine {
                             )
                         })
                         .unwrap_or_default();
-                    let entries: Vec<String> = child
+                    let entries: Vec<CompactString> = child
                         .walk()
                         .iter()
                         .flat_map(|(_, t)| t.entries.clone())
@@ -1353,7 +1353,7 @@ impl Engine {
                 return;
             }
         }
-        let entries: Vec<String> = frame
+        let entries: Vec<CompactString> = frame
             .tasks
             .get(&task.id)
             .and_then(|t| t.sub.as_ref())

@@ -141,7 +141,7 @@ fn render(inv: &Investigation) -> String {
     let mut out = String::new();
     for e in &inv.entries {
         let origin = if e.brand.is_empty() {
-            e.user.clone()
+            e.user.to_string()
         } else {
             format!("{}/{}", e.brand, e.instance)
         };
@@ -327,7 +327,7 @@ fn retries_and_debug_log() {
         .find(|e| e.entry_type == 16)
         .expect("debug log entry");
     assert_eq!(debug.file, "echo-debug.log");
-    let log = String::from_utf8(inv.files[&debug.file_id].clone()).unwrap_or_default();
+    let log = String::from_utf8(inv.files[debug.file_id.as_str()].clone()).unwrap_or_default();
     assert!(
         log.starts_with("Executed: echo\nInstance echo-1\n"),
         "{log}"

@@ -91,7 +91,7 @@ pub fn entry(e: &Entry) -> Value {
         "parentId": e.parent_id,
         "brand": e.brand,
         "instance": e.instance,
-        "created": date(Some(&Value::String(e.created.clone()))),
+        "created": date(Some(&Value::String(e.created.to_string()))),
         "modified": ZERO_TIME,
         "startDate": ZERO_TIME,
         "endingDate": ZERO_TIME,
@@ -538,7 +538,7 @@ pub fn failure_entries(
         return out;
     };
     let walk = run.root.walk();
-    let mut ids: Vec<&String> = walk
+    let mut ids: Vec<&xsoar_engine::CompactString> = walk
         .iter()
         .filter(|(_, t)| t.state == TaskState::Error)
         .flat_map(|(_, t)| t.entries.iter())
@@ -633,7 +633,7 @@ mod tests {
                 "p".into(),
                 1,
                 json!({"a": [1, true]}),
-                String::new(),
+                Default::default(),
             )
         };
         let v = entry(&e);

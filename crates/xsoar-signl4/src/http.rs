@@ -257,7 +257,7 @@ impl Endpoint {
     /// on success.
     pub(crate) async fn post(
         &self,
-        mut payload: Vec<u8>,
+        payload: Vec<u8>,
         timeout: Option<Duration>,
         log: &mut DebugLog,
     ) -> Result<Map<String, Value>, CallError> {
@@ -266,6 +266,8 @@ impl Endpoint {
         log.line(&self.masker, || {
             format!("request body: {}", String::from_utf8_lossy(&payload))
         });
+        // Shared by every attempt without copying.
+        let payload = bytes::Bytes::from(payload);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -283,11 +285,7 @@ impl Endpoint {
                 .post(self.url.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .timeout(timeout)
-                .body(if attempt < attempts {
-                    payload.clone()
-                } else {
-                    std::mem::take(&mut payload)
-                })
+                .body(payload.clone())
                 .send()
                 .await;
             let response = match sent {
@@ -345,7 +343,6 @@ impl Endpoint {
                 }
             };
             let elapsed = started.elapsed();
-            let text = String::from_utf8_lossy(&bytes);
             tracing::info!(url = %self.masked_url, status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, attempt, "SIGNL4 replied");
             log.line(&self.masker, || {
                 format!(
@@ -355,11 +352,15 @@ impl Endpoint {
                 )
             });
             log.line(&self.masker, || {
-                format!("response body: {}", truncate(&text, DEBUG_SNIPPET))
+                format!(
+                    "response body: {}",
+                    truncate(&String::from_utf8_lossy(&bytes), DEBUG_SNIPPET)
+                )
             });
             if status.is_success() {
-                return self.event_reply(status, &bytes, &text);
+                return self.event_reply(status, &bytes);
             }
+            let text = String::from_utf8_lossy(&bytes);
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
             if retryable && attempt < attempts {
                 let hint = server_wait(
@@ -398,11 +399,11 @@ impl Endpoint {
         &self,
         status: StatusCode,
         bytes: &[u8],
-        text: &str,
     ) -> Result<Map<String, Value>, CallError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) if map.get("eventId").is_some_and(|v| !v.is_null()) => Ok(map),
+        match serde_json::from_slice::<Map<String, Value>>(bytes) {
+            Ok(map) if map.get("eventId").is_some_and(|v| !v.is_null()) => Ok(map),
             _ => {
+                let text = String::from_utf8_lossy(bytes);
                 let got = if text.trim().is_empty() {
                     "an empty body".to_owned()
                 } else {

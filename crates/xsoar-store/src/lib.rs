@@ -378,7 +378,7 @@ impl Store {
         let inv = commit.investigation_id.clone();
         let mut entries = Vec::with_capacity(commit.entries.len());
         for e in &commit.entries {
-            let seq = entry_seq(&e.id).ok_or_else(|| StoreError::BadEntryId(e.id.clone()))?;
+            let seq = entry_seq(&e.id).ok_or_else(|| StoreError::BadEntryId(e.id.to_string()))?;
             entries.push((seq, e.entry_type, encode("entry", e)?));
         }
         let context = commit.context.map(|c| c.0);
@@ -969,8 +969,8 @@ fn placeholder_entry(inv: &str, n: usize) -> Entry {
     Entry {
         category: "deleted".into(),
         ..Entry::new(
-            format!("{n}@{inv}"),
-            inv.to_owned(),
+            format!("{n}@{inv}").into(),
+            inv.into(),
             1,
             Value::String(String::new()),
             "0001-01-01T00:00:00Z".into(),

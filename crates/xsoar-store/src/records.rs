@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use xsoar_engine::{Entry, EntryTask, InstanceSpec, Investigation, PlaybookRun};
+use xsoar_engine::{CompactString, Entry, EntryTask, InstanceSpec, Investigation, PlaybookRun};
 
 /// Investigation metadata (the war room itself is an [`Investigation`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -215,28 +215,28 @@ impl JsonText {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct EntryRow {
-    id: String,
-    investigation_id: String,
+    id: CompactString,
+    investigation_id: CompactString,
     #[serde(rename = "type")]
     entry_type: i64,
     contents: Value,
-    format: String,
+    format: CompactString,
     human_readable: Option<String>,
-    parent_content: String,
-    parent_id: String,
-    brand: String,
-    instance: String,
-    created: String,
-    user: String,
-    category: String,
-    task_id: String,
-    playbook_id: String,
+    parent_content: CompactString,
+    parent_id: CompactString,
+    brand: CompactString,
+    instance: CompactString,
+    created: CompactString,
+    user: CompactString,
+    category: CompactString,
+    task_id: CompactString,
+    playbook_id: CompactString,
     entry_task: Option<EntryTaskRow>,
     note: bool,
     tags: Option<Vec<String>>,
-    file: String,
+    file: CompactString,
     #[serde(rename = "fileID")]
-    file_id: String,
+    file_id: CompactString,
     entry_context: Option<Map<String, Value>>,
     simulated: bool,
 }
@@ -267,10 +267,12 @@ impl From<EntryRow> for Entry {
             category: r.category,
             task_id: r.task_id,
             playbook_id: r.playbook_id,
-            entry_task: r.entry_task.map(|t| EntryTask {
-                playbook_name: t.playbook_name,
-                task_id: t.task_id,
-                task_name: t.task_name,
+            entry_task: r.entry_task.map(|t| {
+                Box::new(EntryTask {
+                    playbook_name: t.playbook_name,
+                    task_id: t.task_id,
+                    task_name: t.task_name,
+                })
             }),
             note: r.note,
             tags: r.tags.unwrap_or_default(),

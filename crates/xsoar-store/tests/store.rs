@@ -10,14 +10,14 @@ use xsoar_store::{
 
 fn entry(inv: &str, seq: usize, kind: i64, contents: Value) -> Entry {
     Entry {
-        id: format!("{seq}@{inv}"),
-        investigation_id: inv.to_owned(),
+        id: format!("{seq}@{inv}").into(),
+        investigation_id: inv.to_owned().into(),
         entry_type: kind,
         contents,
         format: "markdown".into(),
         human_readable: Some(format!("### entry {seq}")),
         parent_content: "!Print value=x".into(),
-        parent_id: format!("{}@{inv}", seq.saturating_sub(1)),
+        parent_id: format!("{}@{inv}", seq.saturating_sub(1)).into(),
         brand: "Builtin".into(),
         instance: "Builtin".into(),
         created: "2025-11-29T07:00:00.123456789Z".into(),
@@ -25,15 +25,15 @@ fn entry(inv: &str, seq: usize, kind: i64, contents: Value) -> Entry {
         category: "commandAndResults".into(),
         task_id: "3".into(),
         playbook_id: "pb".into(),
-        entry_task: Some(EntryTask {
+        entry_task: Some(Box::new(EntryTask {
             playbook_name: "PB".into(),
             task_id: "3".into(),
             task_name: "Send".into(),
-        }),
+        })),
         note: false,
         tags: vec!["t1".into()],
-        file: String::new(),
-        file_id: String::new(),
+        file: Default::default(),
+        file_id: Default::default(),
         entry_context: Some(
             json!({"A(val.x == obj.x)": {"x": seq}})
                 .as_object()

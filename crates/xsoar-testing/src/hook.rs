@@ -358,7 +358,7 @@ pub(crate) async fn run_nested(
         positional: Vec::new(),
         brand: None,
         parent_content: shown,
-        parent_id: String::new(),
+        parent_id: Default::default(),
         from_war_room: false,
     };
     let outcome = engine.invoke(&mut scratch, &mut scope, invocation).await;

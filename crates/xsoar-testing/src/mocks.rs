@@ -519,7 +519,7 @@ impl ResultDoc {
         });
         let mut r = CommandResult::text(String::new());
         r.contents = contents;
-        r.contents_format = format;
+        r.contents_format = format.into();
         r.human_readable = self.readable.clone();
         r.entry_context = context;
         if let Some(t) = self.entry_type {

@@ -280,7 +280,7 @@ async fn tick(
             .collect(),
         positional: Vec::new(),
         brand: None,
-        parent_id: String::new(),
+        parent_id: Default::default(),
         from_war_room: false,
     };
     let outcome = engine.invoke(inv, &mut scope, invocation).await;

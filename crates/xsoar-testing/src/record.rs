@@ -66,7 +66,7 @@ fn result_out(r: &CommandResult) -> ResultOut {
         context: (!r.entry_context.is_empty()).then(|| r.entry_context.clone()),
         readable: r.human_readable.clone(),
         raw: Some(r.contents.clone()),
-        format: Some(r.contents_format.clone()),
+        format: Some(r.contents_format.to_string()),
     }
 }
 

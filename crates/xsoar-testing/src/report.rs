@@ -275,7 +275,7 @@ fn describe(
         via,
         command,
         error,
-        entry_id: error_entry.map(|e| e.id.clone()),
+        entry_id: error_entry.map(|e| e.id.to_string()),
         reads,
         reached_from,
     }

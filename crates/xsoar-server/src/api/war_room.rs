@@ -142,7 +142,7 @@ async fn add(
         .with_investigation(slot, move |app, inv| {
             Box::pin(async move {
                 let e = Entry {
-                    format,
+                    format: format.into(),
                     note,
                     ..user_entry(inv, app.now(), if note { "notes" } else { "chat" }, data)
                 };
@@ -164,14 +164,14 @@ fn user_entry(
     contents: String,
 ) -> Entry {
     Entry {
-        user: inv.user.clone(),
+        user: inv.user.as_str().into(),
         category: category.into(),
         ..Entry::new(
             inv.next_entry_id(),
-            inv.id.clone(),
+            inv.id.as_str().into(),
             1,
             Value::String(contents),
-            created,
+            created.into(),
         )
     }
 }
@@ -481,8 +481,8 @@ pub async fn upload(
                 };
                 let e = Entry {
                     entry_type: 3,
-                    file: name,
-                    file_id,
+                    file: name.into(),
+                    file_id: file_id.into(),
                     ..user_entry(inv, app.now(), "attachments", contents)
                 };
                 let view = views::entry(&e);
