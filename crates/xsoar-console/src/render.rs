@@ -148,7 +148,7 @@ pub fn entry_view(entry: &Entry) -> EntryView {
         .entry_context
         .as_ref()
         .filter(|c| !c.is_empty())
-        .and_then(|c: &Map<String, Value>| pretty(&Value::Object(c.clone())));
+        .and_then(|c| pretty(&Value::Object(Map::clone(c))));
     EntryView {
         id: entry.id.clone(),
         seq: entry_seq(&entry.id),

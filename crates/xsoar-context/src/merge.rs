@@ -417,14 +417,12 @@ fn scan_string_key(
     for (i, item) in old.iter().enumerate() {
         let Value::Object(m) = item else { continue };
         let v = if m.len() <= 8 {
-            m.iter()
-                .find(|(k, _)| k.as_str() == name.as_str())
-                .map(|(_, v)| v)
+            m.iter().find(|(k, _)| same_text(k, name)).map(|(_, v)| v)
         } else {
             m.get(name.as_str())
         };
         match v {
-            Some(Value::String(s)) if s == want => return Some(Some(i)),
+            Some(Value::String(s)) if same_text(s, want) => return Some(Some(i)),
             None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => {}
             Some(_) => return None,
         }
@@ -517,6 +515,21 @@ fn merge_one_by_string_key(
         },
     }
     Ok(())
+}
+
+/// String equality for key scans, which compare one value (often a UUID or a counter-based
+/// id) against every stored item: rejects on the length and the last eight bytes before
+/// comparing the rest, and compares short keys without a library call.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match (a.last_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(x), Some(y)) => x == y && a == b,
+        _ => a.iter().zip(b).all(|(x, y)| x == y),
+    }
 }
 
 /// Does `js` select `item` for `obj`? `residual` is `js` specialised for `obj`.

@@ -134,7 +134,12 @@ impl Parser<'_> {
     }
 
     fn peek(&self) -> Option<char> {
-        self.s.get(self.pos..).and_then(|r| r.chars().next())
+        // Lines are mostly ASCII: one byte is one character.
+        match self.s.as_bytes().get(self.pos) {
+            Some(&b) if b < 0x80 => Some(char::from(b)),
+            Some(_) => self.s.get(self.pos..).and_then(|r| r.chars().next()),
+            None => None,
+        }
     }
 
     /// Moves past the current character.
@@ -169,11 +174,19 @@ impl Parser<'_> {
     fn argument(&mut self) -> Result<RawArg, LineError> {
         // A key is a run of key characters followed by '='.
         let rest = self.s.get(self.pos..).unwrap_or_default();
-        let key_len: usize = rest
-            .chars()
-            .take_while(|&c| is_key_char(c))
-            .map(char::len_utf8)
-            .sum();
+        let ascii_key = rest
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))
+            .unwrap_or(rest.len());
+        let key_len = if rest.as_bytes().get(ascii_key).is_none_or(|&b| b < 0x80) {
+            ascii_key
+        } else {
+            // A non-ASCII letter or digit may continue the key.
+            rest.chars()
+                .take_while(|&c| is_key_char(c))
+                .map(char::len_utf8)
+                .sum()
+        };
         let key = if key_len > 0 && rest.as_bytes().get(key_len) == Some(&b'=') {
             let key = rest[..key_len].to_owned();
             self.pos += key_len + 1;

@@ -1567,7 +1567,7 @@ fn push_result(
         tags,
         file: CompactString::const_new(""),
         file_id: CompactString::const_new(""),
-        entry_context: (!entry_context.is_empty()).then_some(entry_context),
+        entry_context: (!entry_context.is_empty()).then(|| Box::new(entry_context)),
         simulated: meta.simulated,
     });
     id

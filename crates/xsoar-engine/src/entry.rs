@@ -70,7 +70,7 @@ pub struct Entry {
     pub file_id: CompactString,
     /// The `EntryContext` the result carried (kept for debug logs and run reports).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry_context: Option<Map<String, Value>>,
+    pub entry_context: Option<Box<Map<String, Value>>>,
     /// The instance behind it is the embedded simulator.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub simulated: bool,

@@ -33,7 +33,8 @@ impl Investigation {
             id,
             incident,
             context: Value::Object(Map::new()),
-            entries: Vec::new(),
+            // Room for a few commands before the first reallocation of these large records.
+            entries: Vec::with_capacity(16),
             files: BTreeMap::new(),
             user: "admin".into(),
         }
@@ -41,8 +42,7 @@ impl Investigation {
 
     /// The id the next entry will get.
     pub fn next_entry_id(&self) -> CompactString {
-        // Written by hand: every command writes at least two entries, and `format!` costs
-        // more than the rest of the id.
+        // Written by hand into a stack buffer: every command writes at least two entries.
         let mut digits = [0u8; 20];
         let mut n = self.entries.len() + 1;
         let mut at = digits.len();
@@ -54,10 +54,9 @@ impl Investigation {
                 break;
             }
         }
-        let mut id = CompactString::with_capacity(digits.len() - at + 1 + self.id.len());
-        for &d in &digits[at..] {
-            id.push(char::from(d));
-        }
+        let seq = std::str::from_utf8(&digits[at..]).unwrap_or("0");
+        let mut id = CompactString::with_capacity(seq.len() + 1 + self.id.len());
+        id.push_str(seq);
         id.push('@');
         id.push_str(&self.id);
         id

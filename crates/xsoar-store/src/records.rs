@@ -237,7 +237,7 @@ pub(crate) struct EntryRow {
     file: CompactString,
     #[serde(rename = "fileID")]
     file_id: CompactString,
-    entry_context: Option<Map<String, Value>>,
+    entry_context: Option<Box<Map<String, Value>>>,
     simulated: bool,
 }
 

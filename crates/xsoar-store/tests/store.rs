@@ -34,12 +34,12 @@ fn entry(inv: &str, seq: usize, kind: i64, contents: Value) -> Entry {
         tags: vec!["t1".into()],
         file: Default::default(),
         file_id: Default::default(),
-        entry_context: Some(
+        entry_context: Some(Box::new(
             json!({"A(val.x == obj.x)": {"x": seq}})
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
-        ),
+        )),
         simulated: true,
     }
 }

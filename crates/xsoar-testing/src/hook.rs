@@ -377,7 +377,7 @@ pub(crate) fn entry_to_result(e: &Entry) -> CommandResult {
     r.contents = e.contents.clone();
     r.contents_format = e.format.clone();
     r.human_readable = e.human_readable.clone();
-    r.entry_context = e.entry_context.clone().unwrap_or_default();
+    r.entry_context = e.entry_context.as_deref().cloned().unwrap_or_default();
     r.tags = e.tags.clone();
     r.note = e.note;
     r
