@@ -9,6 +9,10 @@
 
 use std::collections::HashMap;
 
+/// Name lookups happen for every command run; content names are not attacker-chosen hash
+/// keys, so a fast non-cryptographic hasher serves them.
+type Fast = rustc_hash::FxBuildHasher;
+
 use indexmap::IndexMap;
 
 use crate::diag::{Diagnostic, PathSeg, Pending};
@@ -18,18 +22,18 @@ use crate::{ContentItem, ContentKind};
 /// Loaded integrations, scripts and playbooks.
 #[derive(Debug, Clone, Default)]
 pub struct Library {
-    integrations: IndexMap<String, Integration>,
+    integrations: IndexMap<String, Integration, Fast>,
     /// brand (`name`) -> id of the first integration with it.
-    brands: HashMap<String, String>,
-    scripts: IndexMap<String, Script>,
+    brands: HashMap<String, String, Fast>,
+    scripts: IndexMap<String, Script, Fast>,
     /// name -> id.
-    script_names: HashMap<String, String>,
-    playbooks: IndexMap<String, Playbook>,
+    script_names: HashMap<String, String, Fast>,
+    playbooks: IndexMap<String, Playbook, Fast>,
     /// name -> id.
-    playbook_names: HashMap<String, String>,
+    playbook_names: HashMap<String, String, Fast>,
     /// command name -> (integration slot, command index), in integration order; only the
     /// first definition of a name within one integration.
-    commands: HashMap<String, Vec<(usize, usize)>>,
+    commands: HashMap<String, Vec<(usize, usize)>, Fast>,
 }
 
 impl Library {
@@ -325,7 +329,7 @@ impl Library {
 
 /// Drop `name -> id` from a name index, pointing it at another item with that name if any.
 fn forget_name<'a>(
-    index: &mut HashMap<String, String>,
+    index: &mut HashMap<String, String, Fast>,
     name: &str,
     id: &str,
     items: impl Iterator<Item = (&'a String, &'a String)>,

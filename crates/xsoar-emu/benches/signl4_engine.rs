@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p xsoar-emu --bench signl4_engine [-- --ratio-only]`
 //!
+//! `-- --only engine|bare|connector N` runs N calls of one path and nothing else, for
+//! instruction and allocation counts under callgrind (compare two values of N).
+//!
 //! 1. `!signl4_alert` through `Engine::execute_line` (parse, bind, dispatch, connector,
 //!    entries, context merge) vs a bare reqwest POST of the same JSON to the same simulator,
 //!    and the SIGNL4 connector called directly, interleaved in blocks so all three see the
@@ -140,6 +143,33 @@ fn main() {
         let mut args = xsoar_connector::Args::new();
         args.insert("title".into(), json!("x"));
         args.insert("message".into(), json!("y"));
+        if let Some(at) = std::env::args().position(|a| a == "--only") {
+            let cli: Vec<String> = std::env::args().collect();
+            let path = cli.get(at + 1).map(String::as_str).unwrap_or("engine");
+            let n: usize = cli.get(at + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+            let mut inv = Investigation::new("1", json!({}));
+            for i in 0..n {
+                if i % 50 == 0 {
+                    inv = Investigation::new("1", json!({}));
+                }
+                match path {
+                    "bare" => {
+                        let r = client.post(&webhook).json(&body).send().await.expect("post");
+                        assert_eq!(r.status().as_u16(), 201);
+                        let _ = r.bytes().await;
+                    }
+                    "connector" => {
+                        let call = CommandCall { command: "signl4_alert", args: &args, timeout: None, debug: false, investigation: None };
+                        connector.execute(call).await.expect("connector call");
+                    }
+                    _ => {
+                        let out = engine.execute_line(&mut inv, "!signl4_alert title=x message=y").await;
+                        assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+                    }
+                }
+            }
+            return;
+        }
         let per_block = 50;
         let blocks = 41;
         let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());

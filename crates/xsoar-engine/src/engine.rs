@@ -187,11 +187,14 @@ pub struct Engine {
     options: EngineOptions,
     hook: RwLock<Option<Arc<dyn CommandHook>>>,
     /// Command and script names with `secret: true` arguments (masked when echoed).
-    secret_commands: RwLock<Arc<std::collections::HashSet<String>>>,
+    secret_commands: RwLock<Arc<NameSet>>,
 }
 
 /// Names of commands and scripts that declare a `secret: true` argument.
-fn secret_command_names(lib: &Library) -> std::collections::HashSet<String> {
+/// Command names looked up on every war-room line (fast hasher: names come from content).
+type NameSet = std::collections::HashSet<String, rustc_hash::FxBuildHasher>;
+
+fn secret_command_names(lib: &Library) -> NameSet {
     let commands = lib
         .integrations()
         .flat_map(|i| i.commands.iter())
@@ -236,7 +239,7 @@ impl Engine {
             clock,
             options,
             hook: RwLock::new(None),
-            secret_commands: RwLock::new(Arc::new(std::collections::HashSet::new())),
+            secret_commands: RwLock::new(Arc::new(NameSet::default())),
         }
     }
 

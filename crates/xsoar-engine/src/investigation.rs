@@ -42,24 +42,34 @@ impl Investigation {
 
     /// The id the next entry will get.
     pub fn next_entry_id(&self) -> CompactString {
-        // Written by hand into a stack buffer: every command writes at least two entries.
-        let mut digits = [0u8; 20];
+        // `<seq>@<id>` assembled in one stack buffer and checked once: every command writes at
+        // least two entries.
+        let mut buf = [0u8; 64];
         let mut n = self.entries.len() + 1;
-        let mut at = digits.len();
+        let mut digits = 0;
+        let mut tmp = [0u8; 20];
         loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
+            tmp[digits] = b'0' + (n % 10) as u8;
+            digits += 1;
             n /= 10;
             if n == 0 {
                 break;
             }
         }
-        let seq = std::str::from_utf8(&digits[at..]).unwrap_or("0");
-        let mut id = CompactString::with_capacity(seq.len() + 1 + self.id.len());
-        id.push_str(seq);
-        id.push('@');
-        id.push_str(&self.id);
-        id
+        let id = self.id.as_bytes();
+        let len = digits + 1 + id.len();
+        if len > buf.len() {
+            return CompactString::from(format!("{}@{}", self.entries.len() + 1, self.id));
+        }
+        for (slot, d) in buf.iter_mut().zip(tmp[..digits].iter().rev()) {
+            *slot = *d;
+        }
+        buf[digits] = b'@';
+        buf[digits + 1..len].copy_from_slice(id);
+        match std::str::from_utf8(&buf[..len]) {
+            Ok(text) => CompactString::from(text),
+            Err(_) => CompactString::from(format!("{}@{}", self.entries.len() + 1, self.id)),
+        }
     }
 
     /// An entry by id (`12@7`).
@@ -173,5 +183,34 @@ pub fn update_incident(incident: &mut Value, fields: &Map<String, Value>) {
             }
         }
         obj.insert(k.clone(), v.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn entry_ids_are_sequence_at_investigation() {
+        let mut inv = Investigation::new("42", json!({}));
+        assert_eq!(inv.next_entry_id(), "1@42");
+        for _ in 0..1234 {
+            let id = inv.next_entry_id();
+            inv.entries.push(Entry::new(
+                id,
+                "42".into(),
+                1,
+                Value::Null,
+                "2025-01-01T00:00:00Z".into(),
+            ));
+        }
+        assert_eq!(inv.next_entry_id(), "1235@42");
+        assert_eq!(inv.entries[9].id, "10@42");
+        let long = "a".repeat(80);
+        let inv = Investigation::new(long.clone(), json!({}));
+        assert_eq!(inv.next_entry_id(), format!("1@{long}"));
+        let inv = Investigation::new("3f0c-playground-é", json!({}));
+        assert_eq!(inv.next_entry_id(), "1@3f0c-playground-é");
     }
 }
