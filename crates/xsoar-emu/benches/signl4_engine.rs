@@ -9,7 +9,9 @@
 //!    entries, context merge) vs a bare reqwest POST of the same JSON to the same simulator,
 //!    and the SIGNL4 connector called directly, interleaved in blocks so all three see the
 //!    same machine load; the median block ratios are reported, with the engine's own time
-//!    (outside the connector call) per command, so the overhead can be attributed.
+//!    (outside the connector call) per command, so the overhead can be attributed. Measured
+//!    twice: against the simulator inside the benchmark process (sharing its runtime and both
+//!    cores), and against `xsoar-emu signl4-sim` in its own process, as a team runs it.
 //! 2. 1,000 concurrent runs of the "SIGNL4 Alert and Close" playbook (manual step completed
 //!    by option) against the simulator: throughput and peak memory (VmHWM).
 
@@ -80,7 +82,7 @@ impl Connector for TimedConnector {
     }
 }
 
-fn engine(url: &str) -> Engine {
+fn engine_for(url: &str) -> Engine {
     let engine = Engine::new(VirtualClock::fixed(), EngineOptions::default());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let mut items = Vec::new();
@@ -93,13 +95,7 @@ fn engine(url: &str) -> Engine {
     }
     engine.add_content(items);
     engine.register_factory(Arc::new(Timed(xsoar_signl4::factory())));
-    let mut params = serde_json::Map::new();
-    params.insert("url".into(), json!(url));
-    params.insert(
-        "secret".into(),
-        json!(xsoar_signl4::sim::DEFAULT_SIM_SECRET),
-    );
-    params.insert("proxy".into(), json!(false));
+    let params = sim_params(url);
     engine.set_instances(vec![InstanceSpec {
         name: "sim".into(),
         brand: "SIGNL4".into(),
@@ -108,6 +104,180 @@ fn engine(url: &str) -> Engine {
         simulated: true,
     }]);
     engine
+}
+
+/// SIGNL4 instance parameters for the simulator at `url`.
+fn sim_params(url: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut params = serde_json::Map::new();
+    params.insert("url".into(), json!(url));
+    params.insert(
+        "secret".into(),
+        json!(xsoar_signl4::sim::DEFAULT_SIM_SECRET),
+    );
+    params.insert("proxy".into(), json!(false));
+    params
+}
+
+/// What the three paths of one comparison share.
+struct Fixtures {
+    client: reqwest::Client,
+    webhook: String,
+    body: serde_json::Value,
+    connector: Arc<dyn Connector>,
+    args: xsoar_connector::Args,
+}
+
+fn fixtures(url: &str) -> Fixtures {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let webhook = format!("{url}/webhook/{}", xsoar_signl4::sim::DEFAULT_SIM_SECRET);
+    let body = json!({"Title": "x", "Message": "y", "X-S4-ExternalID": null, "X-S4-Status": "new", "X-S4-Service": null,
+        "X-S4-Location": null, "X-S4-AlertingScenario": null, "X-S4-Filtering": null, "X-S4-SourceSystem": "CortexXSOAR"});
+    let params = sim_params(url);
+    let connector = xsoar_signl4::factory()
+        .build(&InstanceConfig {
+            name: "direct".into(),
+            brand: "SIGNL4".into(),
+            params,
+            secret_params: vec!["secret".into()],
+        })
+        .expect("connector");
+    let mut args = xsoar_connector::Args::new();
+    args.insert("title".into(), json!("x"));
+    args.insert("message".into(), json!("y"));
+    Fixtures {
+        client,
+        webhook,
+        body,
+        connector,
+        args,
+    }
+}
+
+/// `!signl4_alert` through `engine`, a bare POST and the connector alone against the simulator
+/// at `url`, interleaved in blocks; prints the medians.
+async fn compare(label: &str, engine: &Engine, url: &str) {
+    let Fixtures {
+        client,
+        webhook,
+        body,
+        connector,
+        args,
+    } = fixtures(url);
+    let per_block = 50;
+    let blocks = 41;
+    let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());
+    let (mut engine_us, mut bare_us, mut conn_us, mut own_us) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for block in 0..blocks {
+        // A fresh incident per block: each alert adds an element to SIGNL4.AlertCreated, and
+        // a real incident holds a handful, not thousands.
+        let mut inv = Investigation::new("1", json!({}));
+        let inside_before = IN_CONNECTOR.load(Ordering::Relaxed);
+        let t = Instant::now();
+        for _ in 0..per_block {
+            let out = engine
+                .execute_line(&mut inv, "!signl4_alert title=x message=y")
+                .await;
+            assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+        }
+        let e_total = t.elapsed().as_secs_f64() * 1e6;
+        let inside = (IN_CONNECTOR.load(Ordering::Relaxed) - inside_before) as f64 / 1e3;
+        let e = e_total / per_block as f64;
+        let t = Instant::now();
+        for _ in 0..per_block {
+            let r = client
+                .post(&webhook)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status().as_u16(), 201);
+            let _ = r.bytes().await;
+        }
+        let b = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+        let t = Instant::now();
+        for _ in 0..per_block {
+            let call = CommandCall {
+                command: "signl4_alert",
+                args: &args,
+                timeout: None,
+                debug: false,
+                investigation: None,
+            };
+            connector.execute(call).await.expect("connector call");
+        }
+        let c = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+        if block > 0 {
+            engine_us.push(e);
+            bare_us.push(b);
+            conn_us.push(c);
+            own_us.push((e_total - inside) / per_block as f64);
+            engine_r.push(e / b);
+            conn_r.push(c / b);
+        }
+    }
+    let n = blocks - 1;
+    println!(
+        "{label}: signl4_alert via engine: median {:.1} µs; bare reqwest POST: median {:.1} µs; ratio (median of {n} blocks of {per_block}): {:.3}x",
+        median(engine_us),
+        median(bare_us.clone()),
+        median(engine_r)
+    );
+    println!(
+        "{label}: SIGNL4 connector called directly: median {:.1} µs, ratio to bare POST {:.3}x; engine time outside the connector: median {:.1} µs per command",
+        median(conn_us),
+        median(conn_r),
+        median(own_us)
+    );
+}
+
+/// `xsoar-emu signl4-sim --quota 0` in a child process, stopped when dropped.
+struct External {
+    child: std::process::Child,
+    /// Kept open: the simulator writes its banner to it.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    url: String,
+}
+
+impl External {
+    fn start() -> Result<Self, String> {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xsoar-emu"))
+            .args(["signl4-sim", "--port", "0", "--quota", "0"])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start xsoar-emu: {e}"))?;
+        let Some(out) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err("no stdout".into());
+        };
+        let mut out = BufReader::new(out);
+        let mut line = String::new();
+        out.read_line(&mut line).map_err(|e| e.to_string())?;
+        match line.trim().strip_prefix("SIGNL4 simulator listening on ") {
+            Some(url) => Ok(Self {
+                url: url.to_owned(),
+                child,
+                _stdout: out,
+            }),
+            None => {
+                let _ = child.kill();
+                Err(format!("unexpected first line: {line:?}"))
+            }
+        }
+    }
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -126,23 +296,10 @@ fn main() {
         let sim = xsoar_signl4::sim::Simulator::new(config);
         let handle = xsoar_signl4::sim::spawn(sim, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator");
         let url = handle.url();
-        let engine = Arc::new(engine(&url));
+        let engine = Arc::new(engine_for(&url));
 
         // 1. Engine vs bare POST vs the connector alone.
-        let client = reqwest::Client::builder().no_proxy().build().expect("client");
-        let webhook = format!("{url}/webhook/{}", xsoar_signl4::sim::DEFAULT_SIM_SECRET);
-        let body = json!({"Title": "x", "Message": "y", "X-S4-ExternalID": null, "X-S4-Status": "new", "X-S4-Service": null,
-            "X-S4-Location": null, "X-S4-AlertingScenario": null, "X-S4-Filtering": null, "X-S4-SourceSystem": "CortexXSOAR"});
-        let mut params = serde_json::Map::new();
-        params.insert("url".into(), json!(url));
-        params.insert("secret".into(), json!(xsoar_signl4::sim::DEFAULT_SIM_SECRET));
-        params.insert("proxy".into(), json!(false));
-        let connector = xsoar_signl4::factory()
-            .build(&InstanceConfig { name: "direct".into(), brand: "SIGNL4".into(), params, secret_params: vec!["secret".into()] })
-            .expect("connector");
-        let mut args = xsoar_connector::Args::new();
-        args.insert("title".into(), json!("x"));
-        args.insert("message".into(), json!("y"));
+        let Fixtures { client, webhook, body, connector, args } = fixtures(&url);
         if let Some(at) = std::env::args().position(|a| a == "--only") {
             let cli: Vec<String> = std::env::args().collect();
             let path = cli.get(at + 1).map(String::as_str).unwrap_or("engine");
@@ -170,58 +327,15 @@ fn main() {
             }
             return;
         }
-        let per_block = 50;
-        let blocks = 41;
-        let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());
-        let (mut engine_us, mut bare_us, mut conn_us, mut own_us) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for block in 0..blocks {
-            // A fresh incident per block: each alert adds an element to SIGNL4.AlertCreated, and
-            // a real incident holds a handful, not thousands.
-            let mut inv = Investigation::new("1", json!({}));
-            let inside_before = IN_CONNECTOR.load(Ordering::Relaxed);
-            let t = Instant::now();
-            for _ in 0..per_block {
-                let out = engine.execute_line(&mut inv, "!signl4_alert title=x message=y").await;
-                assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+        compare("in-process simulator", &engine, &url).await;
+        // The same against `xsoar-emu signl4-sim` in its own process, as a team would run it.
+        match External::start() {
+            Ok(external) => {
+                let ext_engine = engine_for(&external.url);
+                compare("simulator in its own process (xsoar-emu signl4-sim)", &ext_engine, &external.url).await;
             }
-            let e_total = t.elapsed().as_secs_f64() * 1e6;
-            let inside = (IN_CONNECTOR.load(Ordering::Relaxed) - inside_before) as f64 / 1e3;
-            let e = e_total / per_block as f64;
-            let t = Instant::now();
-            for _ in 0..per_block {
-                let r = client.post(&webhook).json(&body).send().await.expect("post");
-                assert_eq!(r.status().as_u16(), 201);
-                let _ = r.bytes().await;
-            }
-            let b = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
-            let t = Instant::now();
-            for _ in 0..per_block {
-                let call = CommandCall { command: "signl4_alert", args: &args, timeout: None, debug: false, investigation: None };
-                connector.execute(call).await.expect("connector call");
-            }
-            let c = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
-            if block > 0 {
-                engine_us.push(e);
-                bare_us.push(b);
-                conn_us.push(c);
-                own_us.push((e_total - inside) / per_block as f64);
-                engine_r.push(e / b);
-                conn_r.push(c / b);
-            }
+            Err(e) => println!("simulator in its own process: not measured ({e})"),
         }
-        let n = blocks - 1;
-        println!(
-            "signl4_alert via engine: median {:.1} µs; bare reqwest POST: median {:.1} µs; ratio (median of {n} blocks of {per_block}): {:.3}x",
-            median(engine_us),
-            median(bare_us.clone()),
-            median(engine_r)
-        );
-        println!(
-            "SIGNL4 connector called directly: median {:.1} µs, ratio to bare POST {:.3}x; engine time outside the connector: median {:.1} µs per command",
-            median(conn_us),
-            median(conn_r),
-            median(own_us)
-        );
 
         // 2. 1,000 concurrent playbook runs (`-- --ratio-only` skips them).
         if std::env::args().any(|a| a == "--ratio-only") {

@@ -137,6 +137,16 @@ enum Cmd {
         /// Accepted webhook secrets (default: the built-in simulator secret).
         #[arg(long = "secret")]
         secrets: Vec<String>,
+        /// Webhook requests accepted per window before 429 Too Many Requests (SIGNL4's
+        /// commercial limit; 0 = no throttling).
+        #[arg(long, default_value_t = 150)]
+        quota: u32,
+        /// Length of the throttling window, in seconds.
+        #[arg(long, default_value_t = 15)]
+        window: u64,
+        /// Delay before every webhook reply, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
     /// Run XSOAR test playbooks offline with mocks; print pass/fail per playbook and
     /// `N passed, N failed`. Exit code: 0 all passed, 1 a test failed, 2 a usage error.
@@ -333,7 +343,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             port,
             bind,
             secrets,
-        } => setup::run_simulator(&bind, port, secrets).await,
+            quota,
+            window,
+            latency_ms,
+        } => {
+            let mut config = xsoar_signl4::sim::SimConfig {
+                quota_per_window: quota,
+                window: std::time::Duration::from_secs(window.max(1)),
+                latency: std::time::Duration::from_millis(latency_ms),
+                ..Default::default()
+            };
+            if !secrets.is_empty() {
+                config.secrets = secrets;
+            }
+            setup::run_simulator(&bind, port, config).await
+        }
         Cmd::Console { args, engine } => console_cmd::run(args, &engine).await,
         Cmd::Test { args, engine } => test_cmd::run(args, &engine).await,
         Cmd::Serve { args, engine } => serve::run(args, &engine).await,

@@ -170,11 +170,12 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
 }
 
 /// `xsoar-emu signl4-sim`.
-pub async fn run_simulator(bind: &str, port: u16, secrets: Vec<String>) -> Result<ExitCode> {
-    let mut config = xsoar_signl4::sim::SimConfig::default();
-    if !secrets.is_empty() {
-        config.secrets = secrets;
-    }
+pub async fn run_simulator(
+    bind: &str,
+    port: u16,
+    config: xsoar_signl4::sim::SimConfig,
+) -> Result<ExitCode> {
+    let (quota, window) = (config.quota_per_window, config.window);
     let addr = format!("{bind}:{port}")
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid address {bind}:{port}: {e}"))?;
@@ -186,6 +187,14 @@ pub async fn run_simulator(bind: &str, port: u16, secrets: Vec<String>) -> Resul
         handle.url(),
         handle.url()
     );
+    if quota == 0 {
+        outln!("  no throttling");
+    } else {
+        outln!(
+            "  throttling: 429 after {quota} webhook requests per {} s",
+            window.as_secs()
+        );
+    }
     if tokio::signal::ctrl_c().await.is_err() {
         bail!("cannot wait for Ctrl-C");
     }

@@ -415,3 +415,82 @@ fn embedded_content_runs_outside_a_checkout() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(json(&out)["run"]["state"], "completed");
 }
+
+#[test]
+fn standalone_simulator_throttles_at_its_quota() {
+    use std::io::{BufRead, BufReader};
+    let mut child = emu(&[
+        "signl4-sim",
+        "--port",
+        "0",
+        "--quota",
+        "2",
+        "--window",
+        "60",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("the simulator starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    for _ in 0..3 {
+        lines.read_line(&mut banner).expect("banner");
+    }
+    let url = banner
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("SIGNL4 simulator listening on "))
+        .unwrap_or_else(|| panic!("no URL in: {banner}"))
+        .trim()
+        .to_owned();
+    assert!(
+        banner.contains("throttling: 429 after 2 webhook requests per 60 s"),
+        "{banner}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let webhook = format!("{url}/webhook/{}", xsoar_signl4::sim::DEFAULT_SIM_SECRET);
+    let (statuses, limit, alerts) = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let mut statuses = Vec::new();
+        let mut limit = None;
+        for i in 0..3 {
+            let r = client
+                .post(&webhook)
+                .json(&serde_json::json!({"Title": format!("t{i}"), "Message": "m"}))
+                .send()
+                .await
+                .expect("post");
+            limit = r
+                .headers()
+                .get("x-ratelimit-limit")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            statuses.push(r.status().as_u16());
+        }
+        let alerts: Value = client
+            .get(format!("{url}/alerts"))
+            .send()
+            .await
+            .expect("alerts")
+            .json()
+            .await
+            .expect("alerts JSON");
+        (statuses, limit, alerts)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses, [201, 201, 429]);
+    assert_eq!(limit.as_deref(), Some("2"));
+    let count = alerts
+        .as_array()
+        .or_else(|| alerts["alerts"].as_array())
+        .map(Vec::len);
+    assert_eq!(count, Some(2), "{alerts}");
+}
