@@ -156,16 +156,45 @@ fn fixtures(url: &str) -> Fixtures {
     }
 }
 
+impl Fixtures {
+    /// The bare reqwest POST of the pack's body.
+    async fn bare_post(&self) {
+        let r = self
+            .client
+            .post(&self.webhook)
+            .json(&self.body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 201);
+        let _ = r.bytes().await;
+    }
+
+    /// `signl4_alert` on the SIGNL4 connector, without the engine.
+    async fn connector_call(&self) {
+        let call = CommandCall {
+            command: "signl4_alert",
+            args: &self.args,
+            timeout: None,
+            debug: false,
+            investigation: None,
+        };
+        self.connector.execute(call).await.expect("connector call");
+    }
+}
+
+/// `!signl4_alert` typed in the war room of `inv`.
+async fn alert_via_engine(engine: &Engine, inv: &mut Investigation) {
+    let out = engine
+        .execute_line(inv, "!signl4_alert title=x message=y")
+        .await;
+    assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+}
+
 /// `!signl4_alert` through `engine`, a bare POST and the connector alone against the simulator
 /// at `url`, interleaved in blocks; prints the medians.
 async fn compare(label: &str, engine: &Engine, url: &str) {
-    let Fixtures {
-        client,
-        webhook,
-        body,
-        connector,
-        args,
-    } = fixtures(url);
+    let fx = fixtures(url);
     let per_block = 50;
     let blocks = 41;
     let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());
@@ -178,36 +207,19 @@ async fn compare(label: &str, engine: &Engine, url: &str) {
         let inside_before = IN_CONNECTOR.load(Ordering::Relaxed);
         let t = Instant::now();
         for _ in 0..per_block {
-            let out = engine
-                .execute_line(&mut inv, "!signl4_alert title=x message=y")
-                .await;
-            assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
+            alert_via_engine(engine, &mut inv).await;
         }
         let e_total = t.elapsed().as_secs_f64() * 1e6;
         let inside = (IN_CONNECTOR.load(Ordering::Relaxed) - inside_before) as f64 / 1e3;
         let e = e_total / per_block as f64;
         let t = Instant::now();
         for _ in 0..per_block {
-            let r = client
-                .post(&webhook)
-                .json(&body)
-                .send()
-                .await
-                .expect("post");
-            assert_eq!(r.status().as_u16(), 201);
-            let _ = r.bytes().await;
+            fx.bare_post().await;
         }
         let b = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
         let t = Instant::now();
         for _ in 0..per_block {
-            let call = CommandCall {
-                command: "signl4_alert",
-                args: &args,
-                timeout: None,
-                debug: false,
-                investigation: None,
-            };
-            connector.execute(call).await.expect("connector call");
+            fx.connector_call().await;
         }
         let c = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
         if block > 0 {
@@ -299,8 +311,8 @@ fn main() {
         let engine = Arc::new(engine_for(&url));
 
         // 1. Engine vs bare POST vs the connector alone.
-        let Fixtures { client, webhook, body, connector, args } = fixtures(&url);
         if let Some(at) = std::env::args().position(|a| a == "--only") {
+            let fx = fixtures(&url);
             let cli: Vec<String> = std::env::args().collect();
             let path = cli.get(at + 1).map(String::as_str).unwrap_or("engine");
             let n: usize = cli.get(at + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
@@ -310,19 +322,9 @@ fn main() {
                     inv = Investigation::new("1", json!({}));
                 }
                 match path {
-                    "bare" => {
-                        let r = client.post(&webhook).json(&body).send().await.expect("post");
-                        assert_eq!(r.status().as_u16(), 201);
-                        let _ = r.bytes().await;
-                    }
-                    "connector" => {
-                        let call = CommandCall { command: "signl4_alert", args: &args, timeout: None, debug: false, investigation: None };
-                        connector.execute(call).await.expect("connector call");
-                    }
-                    _ => {
-                        let out = engine.execute_line(&mut inv, "!signl4_alert title=x message=y").await;
-                        assert_eq!(out.status, xsoar_engine::InvokeStatus::Ok);
-                    }
+                    "bare" => fx.bare_post().await,
+                    "connector" => fx.connector_call().await,
+                    _ => alert_via_engine(&engine, &mut inv).await,
                 }
             }
             return;

@@ -58,18 +58,18 @@ impl Investigation {
         }
         let id = self.id.as_bytes();
         let len = digits + 1 + id.len();
-        if len > buf.len() {
-            return CompactString::from(format!("{}@{}", self.entries.len() + 1, self.id));
+        if len <= buf.len() {
+            for (slot, d) in buf.iter_mut().zip(tmp[..digits].iter().rev()) {
+                *slot = *d;
+            }
+            buf[digits] = b'@';
+            buf[digits + 1..len].copy_from_slice(id);
+            if let Ok(text) = std::str::from_utf8(&buf[..len]) {
+                return CompactString::from(text);
+            }
         }
-        for (slot, d) in buf.iter_mut().zip(tmp[..digits].iter().rev()) {
-            *slot = *d;
-        }
-        buf[digits] = b'@';
-        buf[digits + 1..len].copy_from_slice(id);
-        match std::str::from_utf8(&buf[..len]) {
-            Ok(text) => CompactString::from(text),
-            Err(_) => CompactString::from(format!("{}@{}", self.entries.len() + 1, self.id)),
-        }
+        // Investigation ids longer than the buffer.
+        CompactString::from(format!("{}@{}", self.entries.len() + 1, self.id))
     }
 
     /// An entry by id (`12@7`).

@@ -225,26 +225,44 @@ fn script_ref(body: &Map<String, Value>) -> Result<String, ApiError> {
         })
 }
 
-/// Check and copy `arguments[]` (`AutomationScript`) to YAML `args`.
-fn args_yaml(v: &Value) -> Result<Value, ApiError> {
+/// The items of the list `script.<list>`, each an object with a non-empty string `key`
+/// (returned with it); `shape` says what the list should hold.
+fn keyed_items<'v>(
+    v: &'v Value,
+    list: &str,
+    shape: &str,
+    key: &str,
+) -> Result<Vec<(&'v Value, &'v str)>, ApiError> {
+    let title = format!("Invalid script.{list}");
     let Value::Array(items) = v else {
         return Err(ApiError::bad_request(
-            "Invalid script.arguments",
-            "script.arguments must be a list of {name, description, required, ...}",
+            &title,
+            format!("script.{list} must be a list of {shape}"),
         ));
     };
-    let mut out = Vec::new();
-    for (n, a) in items.iter().enumerate() {
-        let name = a
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "Invalid script.arguments",
-                    format!("script.arguments[{n}].name must be a non-empty string"),
-                )
-            })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            item.get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(|k| (item, k))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        &title,
+                        format!("script.{list}[{n}].{key} must be a non-empty string"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Check and copy `arguments[]` (`AutomationScript`) to YAML `args`.
+fn args_yaml(v: &Value) -> Result<Value, ApiError> {
+    let items = keyed_items(v, "arguments", "{name, description, required, ...}", "name")?;
+    let mut out = Vec::with_capacity(items.len());
+    for (a, name) in items {
         let mut arg = Map::new();
         arg.insert("name".into(), json!(name));
         for key in ["description", "auto", "defaultValue"] {
@@ -265,25 +283,16 @@ fn args_yaml(v: &Value) -> Result<Value, ApiError> {
     Ok(Value::Array(out))
 }
 
+/// Check and copy `outputs[]` to YAML `outputs`.
 fn outputs_yaml(v: &Value) -> Result<Value, ApiError> {
-    let Value::Array(items) = v else {
-        return Err(ApiError::bad_request(
-            "Invalid script.outputs",
-            "script.outputs must be a list of {contextPath, description, type}",
-        ));
-    };
-    let mut out = Vec::new();
-    for (n, o) in items.iter().enumerate() {
-        let path = o
-            .get("contextPath")
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "Invalid script.outputs",
-                    format!("script.outputs[{n}].contextPath must be a non-empty string"),
-                )
-            })?;
+    let items = keyed_items(
+        v,
+        "outputs",
+        "{contextPath, description, type}",
+        "contextPath",
+    )?;
+    let mut out = Vec::with_capacity(items.len());
+    for (o, path) in items {
         let mut m = Map::new();
         m.insert("contextPath".into(), json!(path));
         for key in ["description", "type"] {
