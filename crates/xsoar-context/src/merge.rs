@@ -416,15 +416,26 @@ fn scan_string_key(
     }
     for (i, item) in old.iter().enumerate() {
         let Value::Object(m) = item else { continue };
-        let v = if m.len() <= 8 {
-            m.iter().find(|(k, _)| same_text(k, name)).map(|(_, v)| v)
-        } else {
-            m.get(name.as_str())
-        };
-        match v {
-            Some(Value::String(s)) if same_text(s, want) => return Some(Some(i)),
-            None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => {}
-            Some(_) => return None,
+        if m.len() > 8 {
+            match m.get(name.as_str()) {
+                Some(Value::String(s)) if same_text(s, want) => return Some(Some(i)),
+                None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => {}
+                Some(_) => return None,
+            }
+            continue;
+        }
+        // Small objects: look at each value before its key. A string that is not `want`
+        // (the usual case: every other item's id) decides nothing whatever its key is, so
+        // the key's text is only read for a matching string or a non-string value.
+        for (k, v) in m {
+            match v {
+                Value::String(s) if same_text(s, want) && same_text(k, name) => {
+                    return Some(Some(i))
+                }
+                Value::String(_) | Value::Null | Value::Bool(false) => {}
+                _ if same_text(k, name) => return None,
+                _ => {}
+            }
         }
     }
     Some(None)

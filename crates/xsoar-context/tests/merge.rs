@@ -456,6 +456,10 @@ fn string_key_merges_agree_with_the_general_selector() {
         json!({"P": {"Q": ["x", {"id": null}, {"id": false}, {"id": "a", "d": {"k": 1}}]}}),
         json!({"P": [{"other": 1}, {"Q": {"id": "a"}}]}),
         json!({"P": "scalar"}),
+        // The wanted id under another key must not match; a numeric id is left to JavaScript.
+        json!({"P": {"Q": [{"name": "a", "id": "b"}, {"id": "a", "name": "z"}]}}),
+        json!({"P": {"Q": [{"x": "a", "id": 5}, {"y": true, "id": "a"}]}}),
+        json!({"P": {"Q": [{"k1": 1, "k2": 2, "k3": 3, "k4": 4, "k5": 5, "k6": 6, "k7": 7, "k8": "a", "id": "a"}]}}),
     ];
     let writes = [
         json!({"id": "a", "n": 9, "d": {"j": 2}}),
