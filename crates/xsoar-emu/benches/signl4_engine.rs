@@ -4,6 +4,7 @@
 //!
 //! `-- --only engine|bare|connector N` runs N calls of one path and nothing else, for
 //! instruction and allocation counts under callgrind (compare two values of N).
+//! `-- --worker-task` also runs the in-process comparison from a runtime worker task.
 //!
 //! 1. `!signl4_alert` through `Engine::execute_line` (parse, bind, dispatch, connector,
 //!    entries, context merge) vs a bare reqwest POST of the same JSON to the same simulator,
@@ -330,6 +331,17 @@ fn main() {
             return;
         }
         compare("in-process simulator", &engine, &url).await;
+        // `-- --worker-task`: the same from a task on the runtime's workers, where the REST
+        // server runs commands (the task may move between cores from one request to the next).
+        if std::env::args().any(|a| a == "--worker-task") {
+            let (engine, url) = (engine.clone(), url.clone());
+            let task = tokio::spawn(async move {
+                compare("in-process simulator, from a worker task", &engine, &url).await
+            });
+            if let Err(e) = task.await {
+                println!("from a worker task: not measured ({e})");
+            }
+        }
         // The same against `xsoar-emu signl4-sim` in its own process, as a team would run it.
         match External::start() {
             Ok(external) => {
