@@ -464,8 +464,7 @@ impl Engine {
         }
         let lib = self.library();
         let secret_args: Vec<String> = lib
-            .commands_named(&cl.name)
-            .into_iter()
+            .commands_named_iter(&cl.name)
             .flat_map(|(_, c)| {
                 c.arguments
                     .iter()
@@ -932,13 +931,12 @@ impl Engine {
         let name = invocation.command.as_str();
         let is_builtin = builtins::IMPLEMENTED.contains(&name)
             && lib
-                .commands_named(name)
-                .iter()
+                .commands_named_iter(name)
                 .all(|(i, _)| i.name == BUILTIN_BRAND);
         if is_builtin {
             return false;
         }
-        let def = lib.commands_named(name).into_iter().find(|(i, _)| {
+        let def = lib.commands_named_iter(name).find(|(i, _)| {
             invocation
                 .brand
                 .as_deref()
