@@ -10,23 +10,44 @@ use std::fmt;
 pub const MASK: &str = "******";
 
 /// A secret string (password, token, webhook secret).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+///
+/// Every string a command returns is searched for its instance's secrets before it is stored,
+/// so the substring searcher is built once, with the secret, rather than on every search.
+#[derive(Clone)]
+pub struct Secret {
+    value: String,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// Wrap a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        let finder = memchr::memmem::Finder::new(value.as_bytes()).into_owned();
+        Self { value, finder }
     }
 
     /// The secret value itself. Call sites are the only places a secret can leak: keep them few.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    /// Whether `text` contains this secret (never, for an empty secret).
+    pub fn occurs_in(&self, text: &str) -> bool {
+        !self.value.is_empty() && self.finder.find(text.as_bytes()).is_some()
     }
 
     /// Replace every occurrence of this secret in `text` with the mask.
     pub fn mask_in(&self, text: &str) -> String {
-        mask_secret_in(text, &self.0)
+        mask_secret_in(text, &self.value)
     }
 }
 
@@ -72,5 +93,17 @@ mod tests {
             "https://x/webhook/******?x=******"
         );
         assert_eq!(mask_secret_in("keep", ""), "keep");
+    }
+
+    #[test]
+    fn occurs_in_finds_the_secret_anywhere() {
+        let s = Secret::new("tEaMsEcReT123");
+        assert!(s.occurs_in("tEaMsEcReT123"));
+        assert!(s.occurs_in("https://connect.signl4.com/webhook/tEaMsEcReT123?x=1"));
+        assert!(!s.occurs_in("tEaMsEcReT12"));
+        assert!(!s.occurs_in(""));
+        assert!(!Secret::new("").occurs_in("anything"));
+        assert_eq!(s, s.clone());
+        assert_ne!(s, Secret::new("other"));
     }
 }

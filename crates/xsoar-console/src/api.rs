@@ -157,7 +157,7 @@ async fn investigation(
             .entries
             .iter()
             .filter(|e| entry_seq(&e.id) > after.after)
-            .map(entry_view)
+            .map(|e| entry_view(e))
             .collect(),
         incident: inv.incident,
     }))

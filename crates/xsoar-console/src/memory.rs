@@ -85,7 +85,9 @@ impl Slot {
             .entries
             .get(entries_before..)
             .unwrap_or(&[])
-            .to_vec();
+            .iter()
+            .map(|e| (**e).clone())
+            .collect::<Vec<_>>();
         let run = snap.run.clone();
         match self.snapshot.write() {
             Ok(mut s) => *s = snap,

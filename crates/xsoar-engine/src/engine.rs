@@ -506,7 +506,7 @@ impl Engine {
                 rfc3339_compact(self.clock.now()),
             )
         };
-        inv.entries.push(entry);
+        inv.entries.push(Box::new(entry));
         id
     }
 
@@ -1126,7 +1126,7 @@ impl Engine {
         let id = inv.next_entry_id();
         let mut parent = invocation.parent_content.clone();
         parent.push_str(" debug-mode=\"true\"");
-        inv.entries.push(Entry {
+        inv.entries.push(Box::new(Entry {
             parent_content: parent.into(),
             parent_id: invocation.parent_id.clone(),
             brand: CompactString::from(&*target.brand),
@@ -1143,7 +1143,7 @@ impl Engine {
                 Value::String(file_name),
                 rfc3339_compact(self.clock.now()),
             )
-        });
+        }));
         id
     }
 }
@@ -1547,7 +1547,7 @@ fn push_result(
             "commandAndResults",
         ),
     };
-    inv.entries.push(Entry {
+    inv.entries.push(Box::new(Entry {
         id: id.clone(),
         investigation_id: CompactString::from(inv.id.as_str()),
         entry_type: entry_type.0,
@@ -1570,7 +1570,7 @@ fn push_result(
         file_id: CompactString::const_new(""),
         entry_context: (!entry_context.is_empty()).then(|| Box::new(entry_context)),
         simulated: meta.simulated,
-    });
+    }));
     id
 }
 
@@ -1578,7 +1578,7 @@ fn push_result(
 fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
     fn mask_value(v: &mut Value, secrets: &[Secret]) {
         match v {
-            Value::String(s) if secrets.iter().any(|sec| s.contains(sec.expose())) => {
+            Value::String(s) if secrets.iter().any(|sec| sec.occurs_in(s)) => {
                 *s = mask_all(s, secrets);
             }
             Value::Array(a) => a.iter_mut().for_each(|x| mask_value(x, secrets)),
@@ -1588,7 +1588,7 @@ fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
     }
     mask_value(&mut result.contents, secrets);
     if let Some(h) = &mut result.human_readable {
-        if secrets.iter().any(|sec| h.contains(sec.expose())) {
+        if secrets.iter().any(|sec| sec.occurs_in(h)) {
             *h = mask_all(h, secrets);
         }
     }

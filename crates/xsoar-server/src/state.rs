@@ -28,9 +28,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use xsoar_content::{parse_any, ContentItem, Diagnostic, Library};
-use xsoar_engine::{
-    Engine, Entry, InstanceSpec, Investigation, RunOptions, TaskCompletion, TaskState,
-};
+use xsoar_engine::{Engine, InstanceSpec, Investigation, RunOptions, TaskCompletion, TaskState};
 use xsoar_store::{
     Commit, IncidentRecord, InvestigationRecord, JsonText, RunRecord, RunStatus, Store, StoreError,
     StoredInstance,
@@ -542,7 +540,7 @@ impl AppState {
             .inv
             .entries
             .get(st.persisted_entries..)
-            .map(<[Entry]>::to_vec)
+            .map(|new| new.iter().map(|e| (**e).clone()).collect())
             .unwrap_or_default();
         commit.context = Some(JsonText::encode(&st.inv.context).map_err(ApiError::internal)?);
         if st.inv.incident != st.persisted_incident {

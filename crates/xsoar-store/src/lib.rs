@@ -890,9 +890,9 @@ fn load_snapshot(conn: &Connection) -> Result<Snapshot> {
             // Entry N is entries[N-1]: a gap (never expected) is filled so ids stay aligned.
             while (inv.entries.len() as i64) < seq - 1 {
                 let n = inv.entries.len() + 1;
-                inv.entries.push(placeholder_entry(&id, n));
+                inv.entries.push(Box::new(placeholder_entry(&id, n)));
             }
-            inv.entries.push(entry);
+            inv.entries.push(Box::new(entry));
         }
         let file_rows = files_stmt.query_map([&id], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))

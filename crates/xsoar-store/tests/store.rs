@@ -177,7 +177,7 @@ async fn everything_round_trips_through_a_reopen() {
     );
     assert_eq!(pg.investigation.entries.len(), 2);
     assert_eq!(
-        pg.investigation.entries[1],
+        *pg.investigation.entries[1],
         entry(
             "ab12-playground",
             2,

@@ -147,7 +147,7 @@ async fn add(
                     ..user_entry(inv, app.now(), if note { "notes" } else { "chat" }, data)
                 };
                 let view = views::entry(&e);
-                inv.entries.push(e);
+                inv.entries.push(Box::new(e));
                 view
             })
         })
@@ -486,7 +486,7 @@ pub async fn upload(
                     ..user_entry(inv, app.now(), "attachments", contents)
                 };
                 let view = views::entry(&e);
-                inv.entries.push(e);
+                inv.entries.push(Box::new(e));
                 view
             })
         })
