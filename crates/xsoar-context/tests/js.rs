@@ -153,6 +153,39 @@ fn relational_and_logic_agree() {
     ]);
 }
 
+/// Corners found by the generated differential test (`tests/properties.rs`).
+#[test]
+fn corners_found_by_generated_expressions() {
+    // `--` is a decrement (a syntax error on a literal), not two minus signs.
+    check(&[
+        ("--val.n3", false),
+        ("- -val.n3", true),
+        ("++val.n3", false),
+    ]);
+    // Two empty arrays are two objects: equal only to themselves.
+    let (e1, e2) = (json!([]), json!([]));
+    let b: [(&str, &Value); 2] = [("val", &e1), ("obj", &e2)];
+    for expr in ["val == obj", "val === obj", "val == val", "obj != val"] {
+        assert_eq!(
+            eval_js_fast_only(expr, &b).and_then(Result::ok),
+            eval_js_engine_only(expr, &b).ok(),
+            "{expr}"
+        );
+    }
+    assert_eq!(
+        eval_js_fast_only("val == obj", &b).and_then(Result::ok),
+        Some(json!(false))
+    );
+    // A value handed back whole is written as JavaScript writes its numbers.
+    let nested = json!([[3.0], {"n": 9007199254740993u64}, 2.5]);
+    let b: [(&str, &Value); 1] = [("val", &nested)];
+    let engine = eval_js_engine_only("val", &b).ok();
+    assert_eq!(engine, Some(json!([[3], {"n": 9007199254740992u64}, 2.5])));
+    assert_eq!(eval_js("(val)", &b).ok(), engine);
+    let fast = eval_js_fast_only("val", &b).and_then(Result::ok);
+    assert!(fast.is_none() || fast == engine, "{fast:?}");
+}
+
 #[test]
 fn standard_merge_keys_never_need_quickjs() {
     // The selectors of §4.1's CommandResults and indicator keys: all in the fast subset, with

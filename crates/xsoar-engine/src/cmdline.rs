@@ -330,10 +330,13 @@ impl fmt::Display for CommandLine {
         write!(f, "!{}", self.name)?;
         for a in &self.args {
             f.write_str(" ")?;
-            if let Some(k) = &a.key {
-                write!(f, "{k}=")?;
+            match &a.key {
+                Some(k) => write!(f, "{k}={}", quote_value(&a.value))?,
+                // A positional value that starts like `key=` is quoted, or it would read back
+                // as a named argument.
+                None if looks_named(&a.value) => write!(f, "{}", quote_always(&a.value))?,
+                None => write!(f, "{}", quote_value(&a.value))?,
             }
-            write!(f, "{}", quote_value(&a.value))?;
         }
         Ok(())
     }
@@ -341,9 +344,36 @@ impl fmt::Display for CommandLine {
 
 /// Quote a value so that [`parse_line`] reads it back unchanged.
 pub fn quote_value(v: &str) -> String {
-    if !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || "\"'`\\".contains(c)) {
+    if !v.is_empty()
+        && !v.chars().any(|c| c.is_whitespace() || "\"'`\\".contains(c))
+        && (!v.contains("${") || reads_back_bare(v))
+    {
         return v.to_owned();
     }
+    quote_always(v)
+}
+
+/// `${` in a bare value opens a DT span that runs to its closing brace: a value with an
+/// unbalanced `${` only reads back quoted.
+fn reads_back_bare(v: &str) -> bool {
+    match parse_line(&format!("!x k={v}")) {
+        Ok(Line::Command(cl)) => matches!(cl.args.as_slice(), [a] if a.value == v),
+        _ => false,
+    }
+}
+
+/// Whether a bare `v` would be read as `key=value`.
+fn looks_named(v: &str) -> bool {
+    let key_len: usize = v
+        .chars()
+        .take_while(|&c| is_key_char(c))
+        .map(char::len_utf8)
+        .sum();
+    key_len > 0 && v[key_len..].starts_with('=')
+}
+
+/// `v` in backticks or double quotes, whichever keeps it unchanged.
+fn quote_always(v: &str) -> String {
     if v.contains('"') && !v.contains('`') && !v.contains('\n') {
         return format!("`{v}`");
     }
@@ -511,6 +541,12 @@ mod tests {
             "!Print value=\"it's `x` \\\\ \"",
             "!ip 1.1.1.1",
             "!Print value=",
+            // A `${` without its `}` and a positional value that looks like `key=value` are
+            // quoted in the canonical form, or they would not read back.
+            r#"!Print value="${x""#,
+            r#"!Print "${a b""#,
+            r#"!cmd "a=b" c="d=e""#,
+            "!cmd `é=1`",
         ] {
             let Ok(Line::Command(c)) = parse_line(line) else {
                 panic!("{line}")

@@ -82,7 +82,9 @@ pub(crate) enum JsVal<'a> {
     Num(f64),
     Str(&'a str),
     Obj(&'a Map<String, Value>),
-    Arr(&'a [Value]),
+    /// The `Vec` itself, not a slice: its address is the array's identity (`==` on two
+    /// arrays), and every empty slice shares one dangling address.
+    Arr(&'a Vec<Value>),
 }
 
 /// Why evaluation stopped.
@@ -141,6 +143,11 @@ fn lex(src: &str) -> Option<Vec<Tok<'_>>> {
             out.push(Tok::Str(s));
         } else {
             let rest = src.get(i..)?;
+            // `--` and `++` are JavaScript's decrement and increment (a syntax error on a
+            // literal), never two signs.
+            if rest.starts_with("--") || rest.starts_with("++") {
+                return None;
+            }
             let p = PUNCTS.iter().find(|p| rest.starts_with(**p))?;
             // `//` and `/*` (comments), `=` (assignment), `?`, `,`, `;`, `{`: not in the subset.
             out.push(Tok::Punct(p));
@@ -758,9 +765,29 @@ pub(crate) fn to_json(v: JsVal<'_>) -> Result<Option<Value>, Abort> {
         }
         JsVal::Num(n) => Number::from_f64(n).map_or(Value::Null, Value::Number),
         JsVal::Str(s) => Value::String(s.to_owned()),
-        JsVal::Obj(m) => Value::Object(m.clone()),
-        JsVal::Arr(a) => Value::Array(a.to_vec()),
+        JsVal::Obj(m) if m.values().all(same_in_js) => Value::Object(m.clone()),
+        JsVal::Arr(a) if a.iter().all(same_in_js) => Value::Array(a.to_vec()),
+        // A number inside that JavaScript would write differently (`3.0` as `3`, integers
+        // past 2^53 rounded): QuickJS gives the exact answer.
+        JsVal::Obj(_) | JsVal::Arr(_) => return Err(Abort::Bail),
     }))
+}
+
+/// Whether `v` comes back unchanged from a trip through JavaScript numbers (every number an
+/// `f64`, integral ones written without a fraction).
+fn same_in_js(v: &Value) -> bool {
+    const SAFE: u64 = 1 << 53;
+    match v {
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => u <= SAFE,
+            (_, Some(i), _) => i.unsigned_abs() <= SAFE,
+            (_, _, Some(f)) => f.fract() != 0.0,
+            _ => false,
+        },
+        Value::Array(a) => a.iter().all(same_in_js),
+        Value::Object(m) => m.values().all(same_in_js),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
