@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use xsoar_content::{check_integration, check_playbook, ContentItem, Diagnostic, Library};
+use xsoar_content::{check_playbook_references, ContentItem, Diagnostic, Library};
 use xsoar_engine::{Clock, Engine, EngineOptions, InstanceSpec, VirtualClock};
 
 /// The system clock (real waits on tokio's timer).
@@ -131,7 +131,8 @@ pub struct Report {
     pub playbooks: usize,
 }
 
-/// Check loaded files one by one and against each other (sub-playbook references).
+/// Check loaded files against each other (sub-playbook references). The checks of each file on
+/// its own came with its parse, with line and column.
 pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
     let mut lib = xsoar_engine::builtin_library();
     for f in loaded {
@@ -150,7 +151,6 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
         let summary = match &f.item {
             Some(ContentItem::Integration(i)) => {
                 report.integrations += 1;
-                diags.extend(check_integration(i));
                 format!("integration {} ({} commands)", i.name, i.commands.len())
             }
             Some(ContentItem::Script(s)) => {
@@ -159,7 +159,7 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
             }
             Some(ContentItem::Playbook(p)) => {
                 report.playbooks += 1;
-                diags.extend(check_playbook(p, Some(&lib as &Library)));
+                diags.extend(check_playbook_references(p, &lib as &Library));
                 format!("playbook {} ({} tasks)", p.name, p.tasks.len())
             }
             None => "not loaded".to_owned(),

@@ -72,6 +72,31 @@ fn validate_reports_file_line_and_column() {
 }
 
 #[test]
+fn validate_reports_each_finding_once_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = dir.path().join("dangling.yml");
+    std::fs::write(
+        &pb,
+        "id: d\nname: d\nstarttaskid: \"0\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: ''}, nexttasks: {'#none#': [\"1\", \"9\"]}}\n  \"1\": {id: \"1\", type: playbook, task: {name: sub, playbookName: Nowhere}}\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(&mut emu(&["validate", pb.to_str().unwrap_or_default()]));
+    assert_eq!(code, 0, "{out}{err}");
+    let missing: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("refers to missing task \"9\""))
+        .collect();
+    assert_eq!(missing.len(), 1, "{out}");
+    assert!(missing[0].contains("dangling.yml:5:"), "{out}");
+    let sub: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("sub-playbook \"Nowhere\" is not loaded"))
+        .collect();
+    assert_eq!(sub.len(), 1, "{out}");
+    assert!(out.contains("0 errors, 2 warnings"), "{out}");
+}
+
+#[test]
 fn run_set_and_print_with_an_incident() {
     let (code, out, err) = run(&mut emu(&[
         "run",
