@@ -5,6 +5,8 @@
 //! `-- --only engine|bare|connector N` runs N calls of one path and nothing else, for
 //! instruction and allocation counts under callgrind (compare two values of N).
 //! `-- --worker-task` also runs the in-process comparison from a runtime worker task.
+//! `-- --latency-ms N` also runs it with every simulator reply delayed by N ms, as a real
+//! SIGNL4 endpoint a network away would answer (blocks of 10 calls).
 //!
 //! 1. `!signl4_alert` through `Engine::execute_line` (parse, bind, dispatch, connector,
 //!    entries, context merge) vs a bare reqwest POST of the same JSON to the same simulator,
@@ -195,8 +197,12 @@ async fn alert_via_engine(engine: &Engine, inv: &mut Investigation) {
 /// `!signl4_alert` through `engine`, a bare POST and the connector alone against the simulator
 /// at `url`, interleaved in blocks; prints the medians.
 async fn compare(label: &str, engine: &Engine, url: &str) {
+    compare_blocks(label, engine, url, 50).await;
+}
+
+/// [`compare`] with `per_block` calls of each path per block.
+async fn compare_blocks(label: &str, engine: &Engine, url: &str, per_block: usize) {
     let fx = fixtures(url);
-    let per_block = 50;
     let blocks = 41;
     let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());
     let (mut engine_us, mut bare_us, mut conn_us, mut own_us) =
@@ -341,6 +347,18 @@ fn main() {
             if let Err(e) = task.await {
                 println!("from a worker task: not measured ({e})");
             }
+        }
+        // `-- --latency-ms N`: replies N ms late, like a real endpoint across a network.
+        let cli: Vec<String> = std::env::args().collect();
+        if let Some(ms) = cli
+            .iter()
+            .position(|a| a == "--latency-ms")
+            .and_then(|at| cli.get(at + 1))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            handle.simulator().set_latency(Duration::from_millis(ms));
+            compare_blocks(&format!("in-process simulator, replies {ms} ms late"), &engine, &url, 10).await;
+            handle.simulator().set_latency(Duration::ZERO);
         }
         // The same against `xsoar-emu signl4-sim` in its own process, as a team would run it.
         match External::start() {
