@@ -3,10 +3,12 @@
 //! file bytes, written in several commits and read back after reopening the database file.
 //! What comes back is what went in: nothing stored is lost or changed.
 
+mod common;
+
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use xsoar_engine::Entry;
-use xsoar_store::{Commit, IncidentRecord, InvestigationRecord, JsonText, Store};
+use xsoar_store::{Commit, JsonText, Store};
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -138,26 +140,7 @@ proptest! {
         rt.block_on(async {
             {
                 let (store, _) = Store::open(&path).expect("open");
-                store
-                    .create_investigation(
-                        InvestigationRecord {
-                            id: "7".into(),
-                            kind: 0,
-                            user: "admin".into(),
-                            created: "2025-11-29T07:00:00Z".into(),
-                            incident_id: Some("7".into()),
-                        },
-                        Some(IncidentRecord {
-                            id: "7".into(),
-                            seq: 7,
-                            data: json!({"id": "7", "name": "generated"}),
-                            created: "2025-11-29T07:00:00Z".into(),
-                            modified: "2025-11-29T07:00:00Z".into(),
-                        }),
-                        None,
-                    )
-                    .await
-                    .expect("investigation");
+                common::create_incident_investigation(&store, "7").await;
                 for b in &batches {
                     let mut commit = Commit::new("7");
                     commit.entries = b.entries.clone();

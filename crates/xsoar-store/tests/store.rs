@@ -1,5 +1,7 @@
 //! Round-trips, upgrades, reopening and crash behaviour of the store.
 
+mod common;
+
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use xsoar_engine::{Entry, EntryTask, InstanceSpec};
@@ -396,26 +398,7 @@ async fn a_failing_job_does_not_spoil_its_batch() {
 #[tokio::test]
 async fn deleting_an_investigation_removes_what_belongs_to_it() {
     let (store, _) = Store::open_in_memory().expect("memory");
-    store
-        .create_investigation(
-            InvestigationRecord {
-                id: "7".into(),
-                kind: 0,
-                user: "admin".into(),
-                created: "2025-11-29T07:00:00Z".into(),
-                incident_id: Some("7".into()),
-            },
-            Some(IncidentRecord {
-                id: "7".into(),
-                seq: 7,
-                data: json!({"id": "7"}),
-                created: "2025-11-29T07:00:00Z".into(),
-                modified: "2025-11-29T07:00:00Z".into(),
-            }),
-            None,
-        )
-        .await
-        .expect("create");
+    common::create_incident_investigation(&store, "7").await;
     let mut c = Commit::new("7");
     c.entries = vec![entry("7", 1, 1, json!("x"))];
     c.files = vec![("f".into(), vec![1, 2, 3])];
