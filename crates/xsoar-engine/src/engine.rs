@@ -127,7 +127,8 @@ pub struct InvokeOutcome {
 impl InvokeOutcome {
     fn new() -> Self {
         Self {
-            entries: Vec::new(),
+            // A command writes at least one entry: allocate once, not on the first push.
+            entries: Vec::with_capacity(2),
             status: InvokeStatus::Ok,
             completions: Vec::new(),
             last_text: None,
@@ -1174,7 +1175,8 @@ fn resolve<'l>(
         .filter(|(i, _)| invocation.brand.as_deref().is_none_or(|b| brand_ok(b, i)))
         .collect();
     if !defs.is_empty() {
-        let mut targets = Vec::new();
+        // Usually one instance runs the command.
+        let mut targets = Vec::with_capacity(1);
         for instance in &registry.instances {
             let Some((integration, command)) =
                 defs.iter().find(|(i, _)| i.name == instance.spec.brand)
@@ -1388,7 +1390,7 @@ fn auto_iterate(
 }
 
 fn invocation_from_line(cl: CommandLine, shown: String, echo: CompactString) -> Invocation {
-    let mut named = Vec::new();
+    let mut named = Vec::with_capacity(cl.args.len());
     let mut positional = Vec::new();
     for a in cl.args {
         match a.key {

@@ -100,7 +100,8 @@ async fn bare_reqwest(s: &Setup) {
     bare(s.client.post(&s.webhook).json(&s.body)).await;
 }
 
-/// The bare POST plus the per-request timeout the connector always sets (30 s by default).
+/// The bare POST with reqwest's per-request timeout (30 s), as a client bounding each call
+/// usually does; the connector bounds its calls with shared deadline timers instead.
 async fn bare_reqwest_with_timeout(s: &Setup) {
     bare(
         s.client

@@ -4,6 +4,7 @@
 //! missing secret is reported at configuration time and every command of the instance reuses
 //! the same connection pool (SIGNL4 calls are short and frequent in paging playbooks).
 
+use crate::deadline::DeadlineTimers;
 use crate::http::{CallError, DebugLog, Endpoint, Masker};
 use crate::retry::RetryPolicy;
 use crate::{commands, payload, BRAND, DEFAULT_TIMEOUT, DEFAULT_URL};
@@ -185,9 +186,8 @@ impl Signl4Connector {
         );
         let base_text = base.as_str().trim_end_matches('/').to_owned();
 
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none());
+        // No reqwest timeout: every call runs against a shared deadline (`deadline.rs`).
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         if !proxy {
             builder = builder.no_proxy();
         }
@@ -209,6 +209,7 @@ impl Signl4Connector {
             masker,
             retry,
             timeout,
+            deadlines: DeadlineTimers::default(),
         };
         tracing::debug!(instance = %instance.name, url = %endpoint.masked_url, proxy, "SIGNL4 instance configured");
         Ok(Self {

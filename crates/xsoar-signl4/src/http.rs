@@ -10,6 +10,7 @@
 //! masked URL, reqwest errors are stripped of theirs, and every text that came from outside
 //! (reply bodies, error chains, `Location`) goes through [`Masker::mask`].
 
+use crate::deadline::DeadlineTimers;
 use crate::retry::{format_duration, format_time, server_wait, RetryPolicy, ServerWait};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
 use reqwest::{StatusCode, Url};
@@ -134,6 +135,8 @@ pub(crate) struct Endpoint {
     pub(crate) masker: Masker,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
+    /// Deadlines of calls in flight (a timer shared by calls that start close together).
+    pub(crate) deadlines: DeadlineTimers,
 }
 
 impl fmt::Debug for Endpoint {
@@ -280,18 +283,22 @@ impl Endpoint {
             });
             tracing::debug!(url = %self.masked_url, attempt, attempts, "sending SIGNL4 webhook request");
             let started = Instant::now();
-            let sent = self
+            // The whole exchange (connect, send, reply body) runs against one deadline.
+            let mut deadline = self.deadlines.after(timeout);
+            let request = self
                 .client
                 .post(self.url.clone())
                 .header(CONTENT_TYPE, "application/json")
-                .timeout(timeout)
                 .body(payload.clone())
-                .send()
-                .await;
+                .send();
+            let sent = tokio::select! {
+                biased;
+                sent = request => sent.map_err(|e| SendFailure::classify(e, &self.masker)),
+                () = &mut deadline => Err(SendFailure::Timeout),
+            };
             let response = match sent {
                 Ok(response) => response,
-                Err(error) => {
-                    let failure = SendFailure::classify(error, &self.masker);
+                Err(failure) => {
                     let elapsed = started.elapsed();
                     log.line(&self.masker, || {
                         format!(
@@ -324,10 +331,14 @@ impl Endpoint {
             } else {
                 response.headers().clone()
             };
-            let bytes = match response.bytes().await {
+            let body = tokio::select! {
+                biased;
+                body = response.bytes() => body.map_err(|e| SendFailure::classify(e, &self.masker)),
+                () = &mut deadline => Err(SendFailure::Timeout),
+            };
+            let bytes = match body {
                 Ok(bytes) => bytes,
-                Err(error) => {
-                    let failure = SendFailure::classify(error, &self.masker);
+                Err(failure) => {
                     log.line(&self.masker, || {
                         format!("reading the reply failed: {}", failure.detail())
                     });

@@ -47,6 +47,7 @@
 //! tests and for running playbooks offline. See the module docs.
 
 mod connector;
+mod deadline;
 mod http;
 mod payload;
 mod retry;

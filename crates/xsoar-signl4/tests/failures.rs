@@ -7,7 +7,7 @@ use serde_json::json;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use xsoar_connector::{ConnectorError, ConnectorFactory, EntryType};
+use xsoar_connector::{CommandOutput, Connector, ConnectorError, ConnectorFactory, EntryType};
 use xsoar_signl4::{RetryPolicy, Signl4Factory};
 
 fn alert_args() -> serde_json::Value {
@@ -325,6 +325,23 @@ async fn connect_errors_are_not_retried_when_disabled() {
     assert!(!err.to_string().contains("Gave up"), "{err}");
 }
 
+/// `signl4_alert` with `execution-timeout` of `ms` milliseconds, and how long it took.
+async fn alert_with_timeout(
+    c: &dyn Connector,
+    ms: u64,
+) -> (Result<CommandOutput, ConnectorError>, Duration) {
+    let started = Instant::now();
+    let result = run(
+        c,
+        "signl4_alert",
+        alert_args(),
+        false,
+        Some(Duration::from_millis(ms)),
+    )
+    .await;
+    (result, started.elapsed())
+}
+
 #[tokio::test]
 async fn timeout_is_reported_and_not_retried() {
     let server = server_answering(
@@ -334,16 +351,8 @@ async fn timeout_is_reported_and_not_retried() {
     )
     .await;
     let c = connector(&server.uri());
-    let started = Instant::now();
-    let result = run(
-        c.as_ref(),
-        "signl4_alert",
-        alert_args(),
-        false,
-        Some(Duration::from_millis(200)),
-    )
-    .await;
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let (result, waited) = alert_with_timeout(c.as_ref(), 200).await;
+    assert!(waited < Duration::from_secs(2));
     let err = result.err().unwrap_or_else(|| panic!("must time out"));
     let msg = err.to_string();
     assert!(matches!(err, ConnectorError::Timeout(_)), "{err:?}");
@@ -373,6 +382,52 @@ async fn factory_timeout_applies_without_execution_timeout() {
         .unwrap_or_else(|e| panic!("{e}"));
     let err = run_err(c.as_ref(), "signl4_alert", alert_args()).await;
     assert!(err.to_string().contains("timed out after 150 ms"), "{err}");
+}
+
+/// A server that answers the status line and headers at once and then stalls the body
+/// (or, with `headers: false`, accepts the connection and never answers).
+async fn stalling_server(headers: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                if headers {
+                    let head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{\"eventId\":";
+                    let _ = socket.write_all(head.as_bytes()).await;
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                drop(socket);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn stalled_exchanges_time_out_after_the_full_timeout() {
+    // A reply body that stalls after the headers, then a server that never answers at all.
+    for (headers, ms) in [(true, 300), (false, 250)] {
+        let url = stalling_server(headers).await;
+        let c = connector(&url);
+        let (result, waited) = alert_with_timeout(c.as_ref(), ms).await;
+        let err = result.err().unwrap_or_else(|| panic!("must time out"));
+        assert!(matches!(err, ConnectorError::Timeout(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&format!("timed out after {ms} ms")),
+            "{err}"
+        );
+        // The full timeout, never less; a shared timer may fire up to 1/16 of it later.
+        assert!(waited >= Duration::from_millis(ms), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_no_secret(&err.to_string(), SECRET);
+    }
 }
 
 #[tokio::test]
