@@ -201,6 +201,18 @@ fn apply(body: &mut Value, m: &Mutation) {
     }
 }
 
+/// Whether a generated `/incident/batchDelete` body could delete the kept incident: a valid
+/// request (`all` true, or its id among `ids`), but it would take away what the final check
+/// reads. Judged conservatively: any `all` but false or absent, any `ids` mentioning the id.
+fn deletes_kept(path: &str, body: &Value, inv: &str) -> bool {
+    path == "/incident/batchDelete"
+        && body.as_object().is_some_and(|o| {
+            !matches!(o.get("all"), None | Some(Value::Null | Value::Bool(false)))
+                || o.get("ids")
+                    .is_some_and(|ids| ids.to_string().contains(inv))
+        })
+}
+
 #[test]
 fn every_endpoint_answers_bad_bodies_with_a_clear_4xx() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -228,6 +240,20 @@ fn every_endpoint_answers_bad_bodies_with_a_clear_4xx() {
         ok_json(&r);
         (api, inv)
     });
+    // What the server deletes on (`all` as a bool, number or word; an id in any list form).
+    for body in [
+        json!({"all": 7}),
+        json!({"all": "true"}),
+        json!({"ids": "1"}),
+        json!({"ids": [1]}),
+    ] {
+        assert!(deletes_kept("/incident/batchDelete", &body, "1"), "{body}");
+    }
+    assert!(!deletes_kept(
+        "/incident/batchDelete",
+        &json!({"ids": ["nope"], "all": false}),
+        "1"
+    ));
     let seeds = seeds(&inv);
     let mut runner = TestRunner::new(Config {
         cases: 384,
@@ -244,6 +270,9 @@ fn every_endpoint_answers_bad_bodies_with_a_clear_4xx() {
         let mut body = body.clone();
         for m in &mutations {
             apply(&mut body, m);
+        }
+        if deletes_kept(path, &body, &inv) {
+            return Err(TestCaseError::reject("would delete the kept incident"));
         }
         rt.block_on(async {
             let reply = if raw {
