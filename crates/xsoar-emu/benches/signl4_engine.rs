@@ -5,6 +5,11 @@
 //! `-- --only engine|bare|connector N` runs N calls of one path and nothing else, for
 //! instruction and allocation counts under callgrind (compare two values of N).
 //! `-- --worker-task` also runs the in-process comparison from a runtime worker task.
+//! `-- --gap-us N` measures what a busy gap of N µs between two bare POSTs costs beyond its
+//! own length (a spin loop that touches no memory): the price of letting the runtime's other
+//! threads idle between requests, apart from any cache effect of the engine's work.
+//! `-- --gap-kib N` does the same with a gap that writes N KiB: the price of evicting the HTTP
+//! stack from the caches.
 //! `-- --latency-ms N` also runs it with every simulator reply delayed by N ms, as a real
 //! SIGNL4 endpoint a network away would answer (blocks of 10 calls).
 //!
@@ -307,6 +312,73 @@ impl Drop for External {
     }
 }
 
+/// The number after `flag` on the command line.
+fn cli_number(flag: &str) -> Option<u64> {
+    let cli: Vec<String> = std::env::args().collect();
+    let at = cli.iter().position(|a| a == flag)?;
+    cli.get(at + 1)?.parse().ok()
+}
+
+/// What runs between two bare POSTs in [`gap_cost`].
+enum Gap {
+    /// A spin loop of this many µs that touches no memory.
+    Spin(u64),
+    /// One write to every cache line of a buffer of this many KiB.
+    Touch(u64),
+}
+
+/// Blocks of bare POSTs, alternately back to back and with `gap` after each; prints the median
+/// time per call beyond the gap's own (timed) length.
+async fn gap_cost(fx: &Fixtures, gap: Gap) {
+    let per_block = 50;
+    let mut buffer = match gap {
+        Gap::Touch(kib) => vec![0u64; kib as usize * 128],
+        Gap::Spin(_) => Vec::new(),
+    };
+    let (mut extra, mut own) = (Vec::new(), Vec::new());
+    for _ in 0..61 {
+        let t = Instant::now();
+        for _ in 0..per_block {
+            fx.bare_post().await;
+        }
+        let back_to_back = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+        let mut in_gap = Duration::ZERO;
+        let t = Instant::now();
+        for _ in 0..per_block {
+            fx.bare_post().await;
+            let g = Instant::now();
+            match gap {
+                Gap::Spin(us) => {
+                    while g.elapsed() < Duration::from_micros(us) {
+                        std::hint::spin_loop();
+                    }
+                }
+                Gap::Touch(_) => {
+                    // 8 u64 = one 64-byte line.
+                    for word in buffer.iter_mut().step_by(8) {
+                        *word = word.wrapping_add(1);
+                    }
+                    std::hint::black_box(&buffer);
+                }
+            }
+            in_gap += g.elapsed();
+        }
+        let gap_us = in_gap.as_secs_f64() * 1e6 / per_block as f64;
+        let with_gap = t.elapsed().as_secs_f64() * 1e6 / per_block as f64;
+        extra.push(with_gap - back_to_back - gap_us);
+        own.push(gap_us);
+    }
+    let what = match gap {
+        Gap::Spin(us) => format!("a {us} µs spin"),
+        Gap::Touch(kib) => format!("writing {kib} KiB"),
+    };
+    println!(
+        "bare POST with {what} after each (median {:.1} µs): median {:.1} µs per call beyond the gap",
+        median(own),
+        median(extra)
+    );
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -325,6 +397,14 @@ fn main() {
         let url = handle.url();
         let engine = Arc::new(engine_for(&url));
 
+        if let Some(us) = cli_number("--gap-us") {
+            gap_cost(&fixtures(&url), Gap::Spin(us)).await;
+            return;
+        }
+        if let Some(kib) = cli_number("--gap-kib") {
+            gap_cost(&fixtures(&url), Gap::Touch(kib)).await;
+            return;
+        }
         // 1. Engine vs bare POST vs the connector alone.
         if let Some(at) = std::env::args().position(|a| a == "--only") {
             let fx = fixtures(&url);
@@ -357,13 +437,7 @@ fn main() {
             }
         }
         // `-- --latency-ms N`: replies N ms late, like a real endpoint across a network.
-        let cli: Vec<String> = std::env::args().collect();
-        if let Some(ms) = cli
-            .iter()
-            .position(|a| a == "--latency-ms")
-            .and_then(|at| cli.get(at + 1))
-            .and_then(|n| n.parse::<u64>().ok())
-        {
+        if let Some(ms) = cli_number("--latency-ms") {
             handle.simulator().set_latency(Duration::from_millis(ms));
             compare_blocks(&format!("in-process simulator, replies {ms} ms late"), &engine, &url, 10).await;
             handle.simulator().set_latency(Duration::ZERO);
