@@ -1,0 +1,86 @@
+//! `proxy=true` honours `NO_PROXY`: a host it lists is reached directly even though
+//! `HTTP_PROXY` names a proxy, and a host it does not list still goes through that proxy.
+//!
+//! Environment variables are process-wide, so this is its own test binary with a single test.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn no_proxy_hosts_bypass_the_proxy_when_proxy_is_true() {
+    // The "proxy" is a second mock server: a plain-http request sent through a proxy arrives
+    // there in absolute form, which the mock server matches by path like any other request.
+    let proxy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/webhook/{SECRET}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"eventId": "via-proxy"})))
+        .mount(&proxy)
+        .await;
+    let target = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/webhook/{SECRET}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"eventId": "direct"})))
+        .mount(&target)
+        .await;
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "http_proxy",
+        "no_proxy",
+    ] {
+        std::env::remove_var(name);
+    }
+    std::env::set_var("HTTP_PROXY", proxy.uri());
+
+    // NO_PROXY lists the target's address: the request goes direct.
+    std::env::set_var("NO_PROXY", "127.0.0.1,localhost");
+    let bypassing = connector_for(&instance_with(json!({
+        "secret": {"identifier": "", "password": SECRET}, "url": target.uri(), "proxy": true
+    })));
+    let out = run_ok(
+        bypassing.as_ref(),
+        "signl4_close_alert",
+        json!({"s4_external_id": "x"}),
+    )
+    .await;
+    assert_eq!(out.results[0].contents, json!({"eventId": "direct"}));
+
+    // NO_PROXY lists another host: the same request goes through the proxy.
+    std::env::set_var("NO_PROXY", "example.invalid");
+    let proxied = connector_for(&instance_with(json!({
+        "secret": {"identifier": "", "password": SECRET}, "url": target.uri(), "proxy": true
+    })));
+    let out = run_ok(
+        proxied.as_ref(),
+        "signl4_close_alert",
+        json!({"s4_external_id": "x"}),
+    )
+    .await;
+    assert_eq!(out.results[0].contents, json!({"eventId": "via-proxy"}));
+
+    assert_eq!(
+        received(&target).await,
+        1,
+        "only the bypassing request reached the target directly"
+    );
+    assert_eq!(
+        received(&proxy).await,
+        1,
+        "only the proxied request reached the proxy"
+    );
+}
+
+/// How many requests `server` received.
+async fn received(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .map(|r| r.len())
+        .unwrap_or_default()
+}
