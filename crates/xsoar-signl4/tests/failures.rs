@@ -309,6 +309,33 @@ async fn connection_refused_names_the_host_and_what_to_check() {
 }
 
 #[tokio::test]
+async fn unresolvable_host_is_reported_as_a_dns_failure() {
+    // `.invalid` never resolves (RFC 2606), with or without network access.
+    let url = "http://signl4-simulator.invalid:8765";
+    let c = Signl4Factory::new()
+        .with_retry(RetryPolicy {
+            retry_connect_errors: false,
+            ..fast_retry()
+        })
+        .build(&instance(url, SECRET))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = run_err(c.as_ref(), "signl4_alert", alert_args()).await;
+    let msg = err.to_string();
+    assert!(matches!(err, ConnectorError::Connection(_)), "{err:?}");
+    assert!(
+        msg.starts_with("Could not resolve the SIGNL4 host 'signl4-simulator.invalid' ("),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "Check the url parameter ({url}), DNS and network access."
+        )),
+        "{msg}"
+    );
+    assert_no_secret(&msg, SECRET);
+}
+
+#[tokio::test]
 async fn connect_errors_are_not_retried_when_disabled() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
