@@ -267,11 +267,7 @@ async fn missing_required_argument_sends_nothing() {
         matches!(&err, ConnectorError::InvalidArgument { name, .. } if name == "message"),
         "{err:?}"
     );
-    assert!(server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .is_empty());
+    assert_eq!(request_count(&server).await, 0);
 }
 
 #[tokio::test]

@@ -23,14 +23,6 @@ async fn server_answering(template: ResponseTemplate) -> MockServer {
     server
 }
 
-async fn request_count(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .map(|r| r.len())
-        .unwrap_or_default()
-}
-
 fn status_of(err: &ConnectorError) -> Option<u16> {
     match err {
         ConnectorError::Http { status, .. } => Some(*status),

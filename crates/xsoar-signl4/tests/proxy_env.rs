@@ -67,10 +67,9 @@ async fn proxy_parameter_decides_whether_proxy_variables_apply() {
         "{msg}"
     );
     assert_no_secret(&msg, SECRET);
-    let received = server
-        .received_requests()
-        .await
-        .map(|r| r.len())
-        .unwrap_or_default();
-    assert_eq!(received, 1, "only the direct request reached the server");
+    assert_eq!(
+        request_count(&server).await,
+        1,
+        "only the direct request reached the server"
+    );
 }

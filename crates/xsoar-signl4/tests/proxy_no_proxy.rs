@@ -65,22 +65,13 @@ async fn no_proxy_hosts_bypass_the_proxy_when_proxy_is_true() {
     assert_eq!(out.results[0].contents, json!({"eventId": "via-proxy"}));
 
     assert_eq!(
-        received(&target).await,
+        request_count(&target).await,
         1,
         "only the bypassing request reached the target directly"
     );
     assert_eq!(
-        received(&proxy).await,
+        request_count(&proxy).await,
         1,
         "only the proxied request reached the proxy"
     );
-}
-
-/// How many requests `server` received.
-async fn received(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .map(|r| r.len())
-        .unwrap_or_default()
 }

@@ -98,3 +98,12 @@ pub async fn run_ok(connector: &dyn Connector, command: &str, args: Value) -> Co
 pub fn assert_no_secret(text: &str, secret: &str) {
     assert!(!text.contains(secret), "secret leaked in: {text}");
 }
+
+/// How many requests a mock server has received.
+pub async fn request_count(server: &wiremock::MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .map(|r| r.len())
+        .unwrap_or_default()
+}
