@@ -38,9 +38,7 @@ async fn proxy_parameter_decides_whether_proxy_variables_apply() {
         .mount(&server)
         .await;
 
-    let direct = connector_for(&instance_with(json!({
-        "secret": {"identifier": "", "password": SECRET}, "url": server.uri(), "proxy": false
-    })));
+    let direct = connector_with_proxy(&server.uri(), json!(false));
     let out = run_ok(
         direct.as_ref(),
         "signl4_close_alert",
@@ -49,9 +47,8 @@ async fn proxy_parameter_decides_whether_proxy_variables_apply() {
     .await;
     assert_eq!(out.results[0].contents, json!({"eventId": "direct"}));
 
-    let proxied = connector_for(&instance_with(json!({
-        "secret": {"identifier": "", "password": SECRET}, "url": server.uri(), "proxy": "true"
-    })));
+    // The parameter as text, as XSOAR stores checkbox values.
+    let proxied = connector_with_proxy(&server.uri(), json!("true"));
     let err = run_err(
         proxied.as_ref(),
         "signl4_close_alert",

@@ -14,18 +14,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 async fn no_proxy_hosts_bypass_the_proxy_when_proxy_is_true() {
     // The "proxy" is a second mock server: a plain-http request sent through a proxy arrives
     // there in absolute form, which the mock server matches by path like any other request.
-    let proxy = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/webhook/{SECRET}")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"eventId": "via-proxy"})))
-        .mount(&proxy)
-        .await;
-    let target = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/webhook/{SECRET}")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"eventId": "direct"})))
-        .mount(&target)
-        .await;
+    let proxy = webhook_answering("via-proxy").await;
+    let target = webhook_answering("direct").await;
     for name in [
         "HTTPS_PROXY",
         "https_proxy",
@@ -39,30 +29,15 @@ async fn no_proxy_hosts_bypass_the_proxy_when_proxy_is_true() {
     std::env::set_var("HTTP_PROXY", proxy.uri());
 
     // NO_PROXY lists the target's address: the request goes direct.
-    std::env::set_var("NO_PROXY", "127.0.0.1,localhost");
-    let bypassing = connector_for(&instance_with(json!({
-        "secret": {"identifier": "", "password": SECRET}, "url": target.uri(), "proxy": true
-    })));
-    let out = run_ok(
-        bypassing.as_ref(),
-        "signl4_close_alert",
-        json!({"s4_external_id": "x"}),
-    )
-    .await;
-    assert_eq!(out.results[0].contents, json!({"eventId": "direct"}));
-
+    assert_eq!(
+        close_with_no_proxy("127.0.0.1,localhost", &target.uri()).await,
+        json!({"eventId": "direct"})
+    );
     // NO_PROXY lists another host: the same request goes through the proxy.
-    std::env::set_var("NO_PROXY", "example.invalid");
-    let proxied = connector_for(&instance_with(json!({
-        "secret": {"identifier": "", "password": SECRET}, "url": target.uri(), "proxy": true
-    })));
-    let out = run_ok(
-        proxied.as_ref(),
-        "signl4_close_alert",
-        json!({"s4_external_id": "x"}),
-    )
-    .await;
-    assert_eq!(out.results[0].contents, json!({"eventId": "via-proxy"}));
+    assert_eq!(
+        close_with_no_proxy("example.invalid", &target.uri()).await,
+        json!({"eventId": "via-proxy"})
+    );
 
     assert_eq!(
         request_count(&target).await,
@@ -74,4 +49,31 @@ async fn no_proxy_hosts_bypass_the_proxy_when_proxy_is_true() {
         1,
         "only the proxied request reached the proxy"
     );
+}
+
+/// `signl4_close_alert` on a `proxy=true` instance for `url`, built with `NO_PROXY` set to
+/// `no_proxy`; the reply's contents.
+async fn close_with_no_proxy(no_proxy: &str, url: &str) -> serde_json::Value {
+    std::env::set_var("NO_PROXY", no_proxy);
+    let c = connector_with_proxy(url, json!(true));
+    run_ok(
+        c.as_ref(),
+        "signl4_close_alert",
+        json!({"s4_external_id": "x"}),
+    )
+    .await
+    .results[0]
+        .contents
+        .clone()
+}
+
+/// A mock SIGNL4 webhook for [`SECRET`] that answers 201 with `event_id`.
+async fn webhook_answering(event_id: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/webhook/{SECRET}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "eventId": event_id })))
+        .mount(&server)
+        .await;
+    server
 }

@@ -107,3 +107,10 @@ pub async fn request_count(server: &wiremock::MockServer) -> usize {
         .map(|r| r.len())
         .unwrap_or_default()
 }
+
+/// A connector for `url` with the given `proxy` parameter (a boolean or its text).
+pub fn connector_with_proxy(url: &str, proxy: Value) -> Arc<dyn Connector> {
+    connector_for(&instance_with(json!({
+        "secret": {"identifier": "", "password": SECRET}, "url": url, "proxy": proxy
+    })))
+}
