@@ -218,6 +218,40 @@ fn set_append_and_selectors() {
     assert_eq!(inv.context["Raw"], json!("{\"a\": 1}"));
 }
 
+/// `Set`, `SetAndHandleEmpty` and `Exists` declare their value `isArray: true`, as in XSOAR's
+/// content: a list from a selector reaches them whole instead of running them once per element.
+#[test]
+fn list_values_reach_set_and_exists_whole() {
+    let engine = engine(vec![]);
+    let mut inv = Investigation::new("7", json!({}));
+    inv.context = json!({"Src": ["a", "b", "c"], "Scores": [{"Score": 3}, {"Score": 1}]});
+    futures::executor::block_on(async {
+        for l in [
+            "!Set key=Copy value=${Src}",
+            "!SetAndHandleEmpty key=Kept value=${Scores}",
+            "!Set Positional value=${Src}",
+            "!Exists value=${Src}",
+            "!Set key=Empty value=${Nothing}",
+        ] {
+            engine.execute_line(&mut inv, l).await;
+        }
+    });
+    assert_eq!(inv.context["Copy"], json!(["a", "b", "c"]));
+    assert_eq!(inv.context["Kept"], json!([{"Score": 3}, {"Score": 1}]));
+    assert_eq!(inv.context["Positional"], json!(["a", "b", "c"]));
+    // One echo and one result per line: Exists ran once, not once per element.
+    assert_eq!(inv.entries.len(), 10);
+    assert_eq!(inv.entries[7].display_text(), "yes");
+    // `value` is required, as in XSOAR's Set: nothing to set is an error, not a silent no-op.
+    assert_eq!(inv.entries[9].entry_type, 4);
+    assert!(
+        inv.entries[9].display_text().contains("value"),
+        "{}",
+        inv.entries[9].display_text()
+    );
+    assert!(inv.context.get("Empty").is_none());
+}
+
 #[test]
 fn errors_are_entries_with_clear_messages() {
     let inv = check(
