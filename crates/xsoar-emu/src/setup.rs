@@ -100,6 +100,29 @@ async fn embedded_simulator(specs: &mut Vec<InstanceSpec>) -> Result<Option<Embe
     Ok(Some(EmbeddedSimulator { handle }))
 }
 
+/// Every configured instance must name a loaded integration: an instance of a misspelt brand
+/// would otherwise sit unused while its commands go elsewhere (for SIGNL4, to the embedded
+/// simulator, paging nobody).
+fn check_brands(specs: &[InstanceSpec], lib: &Library, file: &str) -> Result<()> {
+    for spec in specs {
+        if lib.integration(&spec.brand).is_some() {
+            continue;
+        }
+        let names: Vec<&str> = lib.integrations().map(|i| i.name.as_str()).collect();
+        let hint = xsoar_engine::closest_name(&spec.brand, names.iter().copied())
+            .map(|n| format!(" (did you mean '{n}'?)"))
+            .unwrap_or_default();
+        bail!(
+            "{file}: instance '{}': no integration named '{}' is loaded{hint}; loaded integrations: {}. \
+             Fix the brand, or load the integration's YAML with --content",
+            spec.name,
+            spec.brand,
+            if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+        );
+    }
+    Ok(())
+}
+
 /// Load content, register connectors, configure instances.
 pub async fn build(opts: &EngineOpts) -> Result<Env> {
     let clock: Arc<dyn Clock> = if opts.virtual_clock {
@@ -111,7 +134,11 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
     engine.add_content(load_content(opts)?);
     engine.register_factory(xsoar_signl4::factory());
     let mut specs = match config::config_path(opts.config.as_deref()) {
-        Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
+        Some(p) => {
+            let specs = config::load_instances(&p, &|name| std::env::var(name).ok())?;
+            check_brands(&specs, &engine.library(), &p.display().to_string())?;
+            specs
+        }
         None => Vec::new(),
     };
     let simulator = if opts.no_simulator {

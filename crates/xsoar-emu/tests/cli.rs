@@ -280,6 +280,36 @@ fn configured_instance_with_a_secret_from_the_environment() {
     drop(handle);
 }
 
+/// A config instance whose brand names no loaded integration is a start-up error with a hint,
+/// never a silent fallback to the embedded simulator; its secrets are not printed.
+#[test]
+fn misspelt_brand_in_the_config_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("xsoar-emu.yaml");
+    std::fs::write(
+        &config,
+        "instances:\n- name: oncall\n  brand: SIGNAL4\n  params:\n    secret: {env: QA_S4_SECRET}\n    password: hunter2\n",
+    )
+    .expect("config");
+    let cfg = config.to_str().unwrap_or_default();
+    for args in [
+        vec!["instances", "--config", cfg],
+        vec!["run", "!signl4_alert title=x message=y", "--config", cfg],
+    ] {
+        let (code, out, err) = run(emu(&args).env("QA_S4_SECRET", "topsecret-abc123"));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(
+            err.contains("instance 'oncall': no integration named 'SIGNAL4' is loaded (did you mean 'SIGNL4'?)")
+                && err.contains("xsoar-emu.yaml"),
+            "{err}"
+        );
+        assert!(
+            !out.contains("topsecret") && !err.contains("topsecret") && !err.contains("hunter2"),
+            "{out}{err}"
+        );
+    }
+}
+
 #[test]
 fn playbook_run_reports_and_exit_codes() {
     let pb = "playbooks/SIGNL4_Alert_and_Close.yml";

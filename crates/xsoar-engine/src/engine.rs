@@ -1325,31 +1325,32 @@ fn alias_target(lib: &Library, registry: &Registry, name: &str) -> Option<String
 
 /// The closest known command or script name, for typos.
 fn suggest(lib: &Library, name: &str) -> Option<String> {
-    let candidates = lib
+    let names: Vec<&str> = lib
         .integrations()
-        .flat_map(|i| i.commands.iter().map(|c| c.name.clone()))
-        .chain(lib.scripts().map(|s| s.name.clone()));
+        .flat_map(|i| i.commands.iter().map(|c| c.name.as_str()))
+        .chain(lib.scripts().map(|s| s.name.as_str()))
+        .collect();
+    closest_name(name, names).map(str::to_owned)
+}
+
+/// The candidate closest to `name` (case-insensitive edit distance of at most 2, or a quarter
+/// of the candidate's length), for "did you mean" hints.
+pub fn closest_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     candidates
-        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .into_iter()
+        .map(|c| {
+            (
+                crate::eval::edit_distance(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= 2.max(c.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// `isArray: false` arguments given a list of several values run the command once per

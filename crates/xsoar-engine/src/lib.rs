@@ -19,8 +19,8 @@ mod registry;
 
 pub use clock::{rfc3339, rfc3339_compact, Clock, VirtualClock};
 pub use engine::{
-    builtin_library, ArgInput, CommandHook, Engine, EngineOptions, ExecScope, HookCall, Invocation,
-    InvokeOutcome, InvokeStatus, LineOutcome, TaskTag,
+    builtin_library, closest_name, ArgInput, CommandHook, Engine, EngineOptions, ExecScope,
+    HookCall, Invocation, InvokeOutcome, InvokeStatus, LineOutcome, TaskTag,
 };
 pub use entry::{CompactString, Entry, EntryTask};
 pub use investigation::Investigation;

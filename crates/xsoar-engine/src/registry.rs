@@ -53,6 +53,8 @@ pub(crate) struct Instance {
     pub connector: Result<Arc<dyn Connector>, String>,
     pub secrets: Vec<Secret>,
     pub secret_params: Vec<String>,
+    /// The parameters the integration declares (`None`: the integration is not loaded).
+    pub declared_params: Option<Vec<String>>,
 }
 
 /// The instances of one engine, with their connectors.
@@ -90,6 +92,7 @@ impl Registry {
             connector: Ok(builtin),
             secrets: Vec::new(),
             secret_params: Vec::new(),
+            declared_params: Some(Vec::new()),
         });
         for spec in specs {
             let integration = library.integration(&spec.brand);
@@ -103,6 +106,8 @@ impl Registry {
                         .collect()
                 })
                 .unwrap_or_default();
+            let declared_params =
+                integration.map(|i| i.params.iter().map(|p| p.name.clone()).collect());
             let config = InstanceConfig {
                 name: spec.name.clone(),
                 brand: spec.brand.clone(),
@@ -129,6 +134,7 @@ impl Registry {
                 connector,
                 secrets,
                 secret_params,
+                declared_params,
             });
         }
         let modules = Arc::new(Value::Array(
@@ -149,6 +155,11 @@ impl Registry {
     }
 
     /// Listing of the configured instances (the builtin one excluded), secrets masked.
+    ///
+    /// Declared secret parameters show `******`; so does every text or object value of a
+    /// parameter the integration does not declare (or of any parameter when the integration is
+    /// not loaded), since nothing says it is not a secret. Secret values that also appear inside
+    /// another parameter (a webhook URL pasted with its secret) are masked there too.
     pub fn infos(&self) -> Vec<InstanceInfo> {
         self.instances
             .iter()
@@ -161,14 +172,7 @@ impl Registry {
                     .spec
                     .params
                     .iter()
-                    .map(|(k, v)| {
-                        let shown = if i.secret_params.contains(k) {
-                            json!("******")
-                        } else {
-                            v.clone()
-                        };
-                        (k.clone(), shown)
-                    })
+                    .map(|(k, v)| (k.clone(), i.shown_param(k, v)))
                     .collect(),
                 simulated: i.spec.simulated,
                 problem: i.connector.as_ref().err().cloned(),
@@ -179,6 +183,31 @@ impl Registry {
 
     pub(crate) fn find(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.spec.name == name)
+    }
+}
+
+impl Instance {
+    /// A parameter's value as listings show it (see [`Registry::infos`]).
+    fn shown_param(&self, name: &str, value: &Value) -> Value {
+        let declared = self
+            .declared_params
+            .as_ref()
+            .is_some_and(|d| d.iter().any(|p| p == name));
+        let masked = json!("******");
+        match value {
+            _ if self.secret_params.iter().any(|p| p == name) => masked,
+            Value::Bool(_) | Value::Number(_) | Value::Null => value.clone(),
+            _ if !declared => masked,
+            Value::String(s) => Value::String(mask_all(s, &self.secrets)),
+            other => {
+                let text = other.to_string();
+                if mask_all(&text, &self.secrets) == text {
+                    other.clone()
+                } else {
+                    masked
+                }
+            }
+        }
     }
 }
 

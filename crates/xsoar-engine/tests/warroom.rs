@@ -508,3 +508,44 @@ fn hooks_mock_commands_with_retries_and_see_real_runs() {
     );
     assert_eq!(inv.context["K"], json!("v"));
 }
+
+/// Instance listings never show a secret: declared secret parameters, a secret pasted inside
+/// another parameter, parameters the integration does not declare, and every parameter of an
+/// instance whose integration is not loaded (a brand typo) are masked.
+#[test]
+fn instance_listings_mask_every_possible_secret() {
+    let mut pasted = instance("echo-1", true);
+    pasted
+        .params
+        .insert("url".into(), json!("https://echo.invalid/hook/k3y-s3cr3t"));
+    pasted.params.insert("password".into(), json!("hunter2"));
+    pasted.params.insert("verbose".into(), json!(true));
+    let mut typo = instance("typo", true);
+    typo.brand = "Ehco".into();
+    typo.params
+        .insert("token".into(), json!({"password": "t0k3n"}));
+    typo.params.insert("retries".into(), json!(3));
+    let engine = engine(vec![pasted, typo]);
+    let infos = engine.instances();
+    let shown = serde_json::to_string(&infos).expect("json");
+    for secret in ["k3y-s3cr3t", "hunter2", "t0k3n"] {
+        assert!(!shown.contains(secret), "{secret} shown in {shown}");
+    }
+    assert_eq!(infos[0].params["apikey"], json!("******"));
+    assert_eq!(
+        infos[0].params["url"],
+        json!("https://echo.invalid/hook/******")
+    );
+    assert_eq!(infos[0].params["password"], json!("******"));
+    assert_eq!(infos[0].params["verbose"], json!(true));
+    assert_eq!(infos[1].params["token"], json!("******"));
+    assert_eq!(infos[1].params["retries"], json!(3));
+    assert!(
+        infos[1]
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("no integration named 'Ehco'")),
+        "{:?}",
+        infos[1].problem
+    );
+}

@@ -177,7 +177,7 @@ pub(crate) fn resolve_id(
 }
 
 /// Levenshtein distance over chars (for "closest match" hints).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
