@@ -32,7 +32,8 @@ pub use error::DtError;
 pub use interpolate::{interpolate, to_display_string, Interpolated};
 pub use js::{eval_js, js_truthy};
 pub use merge::{
-    append_path, clear_except, delete_index, delete_path, get_path, merge_entry_context, set_path,
+    append_path, check_entry_context_key, clear_except, delete_index, delete_path, get_path,
+    merge_entry_context, set_path,
 };
 pub use path::{eval_path, eval_path_on};
 pub use scope::Scope;

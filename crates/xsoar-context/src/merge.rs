@@ -250,6 +250,12 @@ pub fn merge_entry_context(ctx: &mut Value, key: &str, value: Value) -> Result<(
     }
 }
 
+/// Checks an `EntryContext` key (`Path`, `Path(selector)`, `Path(selector).sub`) without
+/// writing anything: scripts that turn an argument into a key report a broken one up front.
+pub fn check_entry_context_key(key: &str) -> Result<(), DtError> {
+    cached(&KEYS, key, parse_key).map(|_| ())
+}
+
 /// `{sub: value}` (nested for a dotted `sub`).
 fn wrap(sub: &[Box<str>], value: Value) -> Value {
     sub.iter().rev().fold(value, |v, s| {

@@ -452,12 +452,16 @@ async fn run_lines(
         let outcome = env.engine.execute_line(&mut inv, line).await;
         failed |= outcome.status != xsoar_engine::InvokeStatus::Ok;
         if !json {
-            if outcome.echo.is_some() {
-                outln!("{}", style.bold(&format!("» {}", line.trim())));
+            // The echo entry, not the line as typed: secret arguments are masked there.
+            if let Some(echo) = outcome.echo.as_ref().and_then(|id| inv.entry(id)) {
+                outln!("{}", style.bold(&format!("» {}", echo.display_text())));
             }
             for id in &outcome.results {
                 if let Some(e) = inv.entry(id) {
                     out!("{}", render::entry(e, style));
+                    if let Some(log) = inv.files.get(e.file_id.as_str()) {
+                        out!("{}", render::attached_file(log, style));
+                    }
                 }
             }
             outln!();
@@ -470,6 +474,8 @@ async fn run_lines(
             "context": inv.context,
             "incident": inv.incident,
             "simulator": env.simulator.as_ref().map(|s| s.alerts_json()),
+            // Files entries refer to by `fileID` (debug-mode logs), as text.
+            "files": inv.files.iter().map(|(id, bytes)| (id.clone(), Value::String(String::from_utf8_lossy(bytes).into_owned()))).collect::<serde_json::Map<_, _>>(),
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

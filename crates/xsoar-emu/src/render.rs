@@ -79,6 +79,18 @@ pub fn entry(e: &Entry, style: Style) -> String {
     out
 }
 
+/// A file an entry carries (a debug-mode log), indented under the entry; dimmed, since the
+/// entry itself is what the command returned.
+pub fn attached_file(bytes: &[u8], style: Style) -> String {
+    let mut out = String::new();
+    for line in String::from_utf8_lossy(bytes).lines() {
+        out.push_str("  │ ");
+        out.push_str(&style.dim(line));
+        out.push('\n');
+    }
+    out
+}
+
 /// Markdown to terminal text: headings, tables, bold.
 pub fn markdown(md: &str, style: Style) -> String {
     let mut out = String::new();

@@ -310,6 +310,60 @@ fn misspelt_brand_in_the_config_is_an_error() {
     }
 }
 
+/// `debug-mode=true` shows the debug log under its entry, and `--json` carries it in `files`;
+/// the simulator's secret is masked in both.
+#[test]
+fn debug_mode_log_is_shown_by_run() {
+    let line = "!signl4_alert title=a message=b debug-mode=true";
+    let (code, out, err) = run(&mut emu(&["run", line]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("debug log file 'signl4_alert-debug.log'")
+            && out.contains("│ Executed: signl4_alert")
+            && out.contains("request body: {\"Title\":\"a\"")
+            && out.contains("/webhook/******"),
+        "{out}"
+    );
+    let (code, out, _) = run(&mut emu(&["run", line, "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let doc = json(&out);
+    let debug = doc["entries"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["type"] == 16))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(debug["parentContent"], line);
+    let file_id = debug["fileID"].as_str().unwrap_or_default();
+    let log = doc["files"][file_id].as_str().unwrap_or_default();
+    assert!(log.starts_with("Executed: signl4_alert\n"), "{doc}");
+    assert!(log.contains("/webhook/******"), "{log}");
+}
+
+/// The command line the terminal output repeats is the war room's echo, with secret arguments
+/// masked, even when the line does not parse.
+#[test]
+fn run_output_masks_secret_arguments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yml = dir.path().join("vault.yml");
+    std::fs::write(
+        &yml,
+        "commonfields: {id: Vault, version: -1}\nname: Vault\ndisplay: Vault\ncategory: Utilities\ndescription: d\nconfiguration: []\nscript:\n  type: python\n  script: ''\n  commands:\n  - name: vault-login\n    description: d\n    arguments:\n    - {name: user, description: u}\n    - {name: pw, description: p, secret: true}\n",
+    )
+    .expect("yaml");
+    let content = yml.to_str().unwrap_or_default();
+    for line in [
+        "!vault-login user=me pw=hunter2",
+        "!vault-login user=me pw=\"hunter2",
+    ] {
+        let (_, out, err) = run(&mut emu(&["run", "-C", content, line]));
+        assert!(out.contains("» !vault-login user=me pw=******"), "{out}");
+        assert!(
+            !out.contains("hunter2") && !err.contains("hunter2"),
+            "{out}{err}"
+        );
+    }
+}
+
 #[test]
 fn playbook_run_reports_and_exit_codes() {
     let pb = "playbooks/SIGNL4_Alert_and_Close.yml";

@@ -68,14 +68,28 @@ fn boolean(name: &str, v: &Value) -> Result<bool, String> {
 
 fn seconds(name: &str, v: &Value) -> Result<Duration, String> {
     let t = text(v);
-    t.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            format!("Invalid value '{t}' for argument '{name}': expected a number of seconds")
-        })
+    let n = t.trim().parse::<f64>().ok().filter(|s| s.is_finite());
+    match n {
+        Some(s) if (0.0..1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        Some(s) if s >= 1e9 => Err(format!(
+            "Invalid value '{t}' for argument '{name}': at most 999999999 seconds"
+        )),
+        _ => Err(format!(
+            "Invalid value '{t}' for argument '{name}': expected a number of seconds"
+        )),
+    }
+}
+
+/// `execution-timeout=`: a number of seconds above zero (zero would fail every command).
+fn timeout_seconds(name: &str, v: &Value) -> Result<Duration, String> {
+    let d = seconds(name, v)?;
+    if d.is_zero() {
+        return Err(format!(
+            "Invalid value '{}' for argument '{name}': the timeout must be above 0 seconds",
+            text(v)
+        ));
+    }
+    Ok(d)
 }
 
 /// Remove the special arguments from `args` and parse them.
@@ -111,7 +125,9 @@ pub fn take_special(args: &mut Vec<(String, Value)>) -> Result<SpecialArgs, Stri
             }
             "ignore-outputs" | "ignore-output" => special.ignore_outputs = boolean(&name, &value)?,
             "raw-response" => special.raw_response = boolean(&name, &value)?,
-            "execution-timeout" => special.execution_timeout = Some(seconds(&name, &value)?),
+            "execution-timeout" => {
+                special.execution_timeout = Some(timeout_seconds(&name, &value)?)
+            }
             "retry-count" => {
                 let t = text(&value);
                 special.retry_count = t.trim().parse().map_err(|_| {
@@ -178,6 +194,21 @@ pub fn bind(
             ));
         }
         if let Some(v) = positional.into_iter().next() {
+            // A value without a name next to the default argument given by name: the rest of a
+            // value with spaces that was not quoted (`value=hello world`), never dropped silently.
+            if named.iter().any(|(k, _)| *k == default_arg.name) {
+                return Err(format!(
+                    "Command '{}': the value {} has no argument name, and the default argument '{}' is already given by name: quote values that contain spaces ({}=\"a b\")",
+                    def.name,
+                    if default_arg.secret {
+                        "******".to_owned()
+                    } else {
+                        crate::eval::show(&v)
+                    },
+                    default_arg.name,
+                    default_arg.name
+                ));
+            }
             if !is_unsupplied(&v) {
                 put(&mut args, default_arg.name.clone(), v);
             }

@@ -198,6 +198,7 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
             message: "must not be empty".into(),
         });
     }
+    check_set_key(&key, arg_bool(args, "append"))?;
     let value = args.get("value");
     if is_empty_value(value) {
         if handle_empty && arg_bool(args, "force") {
@@ -219,6 +220,30 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
     } else {
         result.with_effect(Effect::SetContext { path: key, value })
     })
+}
+
+/// `Set`'s key, checked before anything is written: with `append=true` it is an `EntryContext`
+/// key (a selector must parse); without, a plain dot path, so a selector or a list index
+/// (`L.[1]`) is refused instead of being stored as literal key names over existing data.
+fn check_set_key(key: &str, append: bool) -> Result<(), ConnectorError> {
+    let invalid = |message: String| ConnectorError::InvalidArgument {
+        name: "key".into(),
+        message,
+    };
+    if append {
+        return xsoar_context::check_entry_context_key(key).map_err(|e| invalid(e.to_string()));
+    }
+    if key.contains('(') {
+        return Err(invalid(format!(
+            "'{key}' holds a selector, which needs append=true (without it the key is a plain path such as Data.ID)"
+        )));
+    }
+    if let Some(seg) = key.split('.').map(str::trim).find(|s| s.starts_with('[')) {
+        return Err(invalid(format!(
+            "'{key}': the list index {seg} cannot be set; set the whole list, or remove an item with DeleteContext index="
+        )));
+    }
+    Ok(())
 }
 
 const SEVERITIES: &[(&str, f64)] = &[
@@ -416,6 +441,17 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                     name: "seconds".into(),
                     message: format!("'{text}' is not a number of seconds"),
                 })?;
+            // The script is stopped at its execution timeout, as XSOAR stops a script's
+            // container: it sleeps that long and fails.
+            if let Some(limit) = call.timeout.filter(|t| seconds > t.as_secs_f64()) {
+                return Ok(CommandResult::error(format!(
+                    "Sleep of {text} seconds was stopped at the execution timeout of {} seconds",
+                    limit.as_secs_f64()
+                ))
+                .with_effect(Effect::Sleep {
+                    seconds: limit.as_secs_f64(),
+                }));
+            }
             Ok(CommandResult::markdown(format!("Slept for {text} seconds"))
                 .with_effect(Effect::Sleep { seconds }))
         }

@@ -376,12 +376,17 @@ impl Engine {
         let parsed = match cmdline::parse_line(line) {
             Ok(p) => p,
             Err(e) => {
-                let echo = self.push_echo(inv, line.trim());
+                // The line could not be parsed, but a secret argument's value must still
+                // never be echoed.
+                let shown = self
+                    .masked_unparsed_line(line.trim())
+                    .unwrap_or_else(|| line.trim().to_owned());
+                let echo = self.push_echo(inv, &shown);
                 outcome.echo = Some(echo.clone());
                 let id = self.push_engine_error(
                     inv,
                     &format!("Invalid command line: {e}"),
-                    line.trim(),
+                    &shown,
                     &echo,
                     None,
                 );
@@ -455,31 +460,7 @@ impl Engine {
 
     /// The line with the values of `secret: true` arguments masked (`None`: nothing to mask).
     fn masked_line(&self, cl: &CommandLine) -> Option<String> {
-        let has_secrets = self
-            .secret_commands
-            .read()
-            .map(|s| s.contains(&cl.name))
-            .unwrap_or(true);
-        if !has_secrets {
-            return None;
-        }
-        let lib = self.library();
-        let secret_args: Vec<String> = lib
-            .commands_named_iter(&cl.name)
-            .flat_map(|(_, c)| {
-                c.arguments
-                    .iter()
-                    .filter(|a| a.secret)
-                    .map(|a| a.name.clone())
-            })
-            .chain(lib.script(&cl.name).into_iter().flat_map(|s| {
-                s.signature
-                    .arguments
-                    .iter()
-                    .filter(|a| a.secret)
-                    .map(|a| a.name.clone())
-            }))
-            .collect();
+        let secret_args = self.secret_args(&cl.name);
         if secret_args.is_empty() {
             return None;
         }
@@ -491,6 +472,59 @@ impl Engine {
             }
         }
         Some(masked.to_string())
+    }
+
+    /// A line that does not parse, with what follows `name=` for every secret argument of its
+    /// command masked up to the end of the value (quoted or bare; an unterminated quote masks
+    /// the rest of the line). `None`: not a command with secret arguments.
+    fn masked_unparsed_line(&self, line: &str) -> Option<String> {
+        let name = line
+            .strip_prefix('!')?
+            .split(|c: char| c.is_whitespace())
+            .next()?;
+        let secret_args = self.secret_args(name);
+        if secret_args.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(line.len());
+        let mut rest = line;
+        while let Some(value_start) = next_secret_assignment(rest, &secret_args) {
+            out.push_str(&rest[..value_start]);
+            out.push_str("******");
+            rest = &rest[value_start + value_len(&rest[value_start..])..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// The names of the `secret: true` arguments of a command or script (usually none).
+    fn secret_args(&self, name: &str) -> Vec<String> {
+        let has_secrets = self
+            .secret_commands
+            .read()
+            .map(|s| s.contains(name))
+            .unwrap_or(true);
+        if !has_secrets {
+            return Vec::new();
+        }
+        let lib = self.library();
+        let secret_args: Vec<String> = lib
+            .commands_named_iter(name)
+            .flat_map(|(_, c)| {
+                c.arguments
+                    .iter()
+                    .filter(|a| a.secret)
+                    .map(|a| a.name.clone())
+            })
+            .chain(lib.script(name).into_iter().flat_map(|s| {
+                s.signature
+                    .arguments
+                    .iter()
+                    .filter(|a| a.secret)
+                    .map(|a| a.name.clone())
+            }))
+            .collect();
+        secret_args
     }
 
     fn push_echo(&self, inv: &mut Investigation, text: &str) -> CompactString {
@@ -1125,10 +1159,8 @@ impl Engine {
         let file_id = format!("debug-{}", inv.entries.len() + 1);
         inv.files.insert(file_id.clone(), text.into_bytes());
         let id = inv.next_entry_id();
-        let mut parent = invocation.parent_content.clone();
-        parent.push_str(" debug-mode=\"true\"");
         inv.entries.push(Box::new(Entry {
-            parent_content: parent.into(),
+            parent_content: invocation.parent_content.as_str().into(),
             parent_id: invocation.parent_id.clone(),
             brand: CompactString::from(&*target.brand),
             instance: CompactString::from(&*target.instance),
@@ -1321,6 +1353,55 @@ fn alias_target(lib: &Library, registry: &Registry, name: &str) -> Option<String
         .flat_map(|c| c.aliases().iter())
         .find(|(alias, _)| *alias == name)
         .map(|(_, real)| (*real).to_owned())
+}
+
+/// The next `name=` in `text` (at the start of a token) whose name is one of `names`: the
+/// offset of the value after `=`.
+fn next_secret_assignment(text: &str, names: &[String]) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for name in names {
+        let pattern = format!("{name}=");
+        let mut from = 0;
+        while let Some(i) = text[from..].find(&pattern) {
+            let at = from + i;
+            let token_start = text[..at]
+                .chars()
+                .next_back()
+                .is_none_or(char::is_whitespace);
+            if token_start {
+                if best.is_none_or(|(b, _)| at < b) {
+                    best = Some((at, at + pattern.len()));
+                }
+                break;
+            }
+            from = at + pattern.len();
+        }
+    }
+    best.map(|(_, value_start)| value_start)
+}
+
+/// The length of the argument value at the start of `text`: a quoted value through its closing
+/// quote (backslash escapes honoured in `"` and `'`), the rest of the text when the quote is
+/// not closed, a bare value up to the next whitespace.
+fn value_len(text: &str) -> usize {
+    let Some(quote) = text
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '"' | '\'' | '`'))
+    else {
+        return text.find(char::is_whitespace).unwrap_or(text.len());
+    };
+    let mut escaped = false;
+    for (i, c) in text.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && quote != '`' {
+            escaped = true;
+        } else if c == quote {
+            return i + c.len_utf8();
+        }
+    }
+    text.len()
 }
 
 /// The closest known command or script name, for typos.

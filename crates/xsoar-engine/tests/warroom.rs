@@ -361,6 +361,8 @@ fn retries_and_debug_log() {
         .find(|e| e.entry_type == 16)
         .expect("debug log entry");
     assert_eq!(debug.file, "echo-debug.log");
+    // The line as typed, the flag once (demisto-sdk's `-D` sends `debug-mode="true"` itself).
+    assert_eq!(debug.parent_content, "!echo x debug-mode=true");
     let log = String::from_utf8(inv.files[debug.file_id.as_str()].clone()).unwrap_or_default();
     assert!(
         log.starts_with("Executed: echo\nInstance echo-1\n"),
@@ -387,6 +389,137 @@ fn secrets_never_reach_entries() {
         .as_str()
         .unwrap_or_default()
         .contains("token=******"));
+}
+
+/// A line that does not parse is echoed with its secret arguments masked all the same: up to
+/// the closing quote, to the end of the line when the quote is not closed, a bare value to the
+/// next space.
+#[test]
+fn secrets_are_masked_in_lines_that_do_not_parse() {
+    let engine = engine(vec![instance("echo-1", true)]);
+    let lines = [
+        (r#"!echo v token="hunter2"#, r#"!echo v token=******"#),
+        (
+            r#"!echo v token="hun\"ter2" mode=${x"#,
+            r#"!echo v token=****** mode=${x"#,
+        ),
+        (
+            r#"!echo v mytoken=a token=hunter2 "x"#,
+            r#"!echo v mytoken=a token=****** "x"#,
+        ),
+        ("!echo v token=`hunter2", "!echo v token=******"),
+    ];
+    for (line, shown) in lines {
+        let inv = run(&engine, &[line]);
+        let all = serde_json::to_string(&inv.entries).unwrap_or_default();
+        assert!(!all.contains("hunter2") && !all.contains("ter2"), "{all}");
+        assert_eq!(inv.entries[0].display_text(), shown);
+        assert_eq!(inv.entries[1].entry_type, 4, "{all}");
+        assert!(all.contains("Invalid command line"), "{all}");
+    }
+}
+
+/// Words after a value with spaces that was not quoted are an error, not silently dropped.
+#[test]
+fn unquoted_spaces_after_the_default_argument_are_an_error() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!Set key=a value=hello world",
+            "!Print value=x trailing",
+            "!Print value=\"a\"b",
+        ],
+    );
+    assert!(inv.context.get("a").is_none(), "{}", inv.context);
+    let errors: Vec<String> = inv
+        .entries
+        .iter()
+        .filter(|e| e.entry_type == 4)
+        .map(|e| e.display_text())
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].contains("Command 'Set': the value 'world' has no argument name, and the default argument 'key' is already given by name"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("'trailing'") && errors[2].contains("'b'"),
+        "{errors:?}"
+    );
+}
+
+/// Keys `Set` cannot write are refused before anything is written: the existing data stays and
+/// there is one error entry, no success note.
+#[test]
+fn set_refuses_keys_it_cannot_write() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!Set key=L value=`[1,2,3]`",
+            "!Set key=\"L.[1]\" value=9",
+            "!Set key=\"Data(val.ID == obj.ID)\" value=`{\"ID\": \"a\"}`",
+            "!Set key=\"X(val.a==\" value=1 append=true",
+        ],
+    );
+    assert_eq!(inv.context, json!({"L": [1, 2, 3]}));
+    let results: Vec<(u8, String)> = inv
+        .entries
+        .iter()
+        .filter(|e| e.category.as_str() != "chat")
+        .map(|e| (e.entry_type as u8, e.display_text()))
+        .collect();
+    assert_eq!(results.len(), 4, "{results:?}");
+    assert!(results[1..].iter().all(|(t, _)| *t == 4), "{results:?}");
+    assert!(
+        results[1].1.contains("list index [1] cannot be set"),
+        "{results:?}"
+    );
+    assert!(results[2].1.contains("needs append=true"), "{results:?}");
+    assert!(results[3].1.contains("without matching ')'"), "{results:?}");
+}
+
+/// `execution-timeout=` stops the Sleep builtin at the limit (on the virtual clock: no real
+/// wait), and a timeout of zero or an absurd one is refused by name.
+#[test]
+fn execution_timeout_stops_sleep_and_bad_timeouts_are_refused() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!Sleep seconds=3 execution-timeout=1",
+            "!Sleep seconds=1 execution-timeout=2",
+            "!Print value=x execution-timeout=0",
+            "!Print value=x execution-timeout=99999999999",
+        ],
+    );
+    let results: Vec<(String, String)> = inv
+        .entries
+        .iter()
+        .filter(|e| e.category.as_str() != "chat")
+        .map(|e| (e.entry_type.to_string(), e.display_text()))
+        .collect();
+    assert_eq!(results.len(), 4, "{results:?}");
+    assert_eq!(results[0].0, "4", "{results:?}");
+    assert!(
+        results[0]
+            .1
+            .contains("stopped at the execution timeout of 1 seconds"),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[1],
+        ("1".to_owned(), "Slept for 1 seconds".to_owned())
+    );
+    assert!(
+        results[2].1.contains("must be above 0 seconds"),
+        "{results:?}"
+    );
+    assert!(
+        results[3].1.contains("at most 999999999 seconds"),
+        "{results:?}"
+    );
 }
 
 #[test]
