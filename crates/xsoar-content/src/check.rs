@@ -181,7 +181,7 @@ fn task_path(id: &str) -> Vec<PathSeg> {
 }
 
 /// `task "3" ("Name")`, or `task "3"` for unnamed tasks.
-fn subject(t: &Task) -> String {
+pub(crate) fn subject(t: &Task) -> String {
     if t.name.trim().is_empty() {
         format!("task {:?}", t.id)
     } else {
@@ -189,20 +189,31 @@ fn subject(t: &Task) -> String {
     }
 }
 
+/// The path of the field a sub-playbook task names its playbook with.
+fn sub_playbook_path(t: &Task, name: &str) -> Vec<PathSeg> {
+    let field = if t.playbook_id.as_deref().is_some_and(|s| s.trim() == name) {
+        "playbookId"
+    } else {
+        "playbookName"
+    };
+    with(&task_path(&t.id), [key("task"), key(field)])
+}
+
 fn check_references_pending(p: &Playbook, lib: &Library) -> Vec<Pending> {
     let mut out = Vec::new();
     for t in p.tasks.values() {
         if let TaskTarget::SubPlaybook(name) = t.target() {
             if lib.playbook(name).is_none() {
-                let field = if t.playbook_id.as_deref().is_some_and(|s| s.trim() == name) {
-                    "playbookId"
+                let message = format!("{}: sub-playbook {name:?} is not loaded", subject(t));
+                let path = sub_playbook_path(t, name);
+                out.push(if t.skip_unavailable {
+                    Pending::note(
+                        path,
+                        format!("{message}; the task is skipped when it runs (skipunavailable)"),
+                    )
                 } else {
-                    "playbookName"
-                };
-                out.push(Pending::warning(
-                    with(&task_path(&t.id), [key("task"), key(field)]),
-                    format!("{}: sub-playbook {name:?} is not loaded", subject(t)),
-                ));
+                    Pending::warning(path, message)
+                });
             }
         }
     }
@@ -267,6 +278,17 @@ pub(crate) fn check_playbook_pending(p: &Playbook) -> Vec<Pending> {
                         "{}: condition label {:?} has no nexttasks entry",
                         subject(t),
                         b.label
+                    ),
+                ));
+            }
+        }
+        if let TaskTarget::SubPlaybook(name) = t.target() {
+            if name == p.id.trim() || name == p.name.trim() {
+                out.push(Pending::warning(
+                    sub_playbook_path(t, name),
+                    format!(
+                        "{}: the playbook runs itself as a sub-playbook (self-recursion)",
+                        subject(t)
                     ),
                 ));
             }

@@ -20,6 +20,9 @@ pub enum Severity {
     Error,
     /// Suspicious but usable (XSOAR itself would load it).
     Warning,
+    /// Worth knowing, not a problem as written: a task marked `skipunavailable` whose
+    /// script, command or sub-playbook is not loaded (it is skipped when it runs).
+    Note,
 }
 
 impl fmt::Display for Severity {
@@ -27,6 +30,7 @@ impl fmt::Display for Severity {
         f.write_str(match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         })
     }
 }
@@ -277,6 +281,14 @@ impl Pending {
         }
     }
 
+    pub(crate) fn note(path: Vec<PathSeg>, message: String) -> Self {
+        Pending {
+            severity: Severity::Note,
+            path,
+            message,
+        }
+    }
+
     /// Turn into a diagnostic; positions are resolved when a locator is given.
     pub(crate) fn into_diagnostic(
         self,
@@ -372,6 +384,10 @@ mod tests {
         d.col = None;
         d.severity = Severity::Warning;
         assert_eq!(d.to_string(), "x.yml:3: warning: bad (at tasks.\"3\")");
+        d.severity = Severity::Note;
+        assert_eq!(d.to_string(), "x.yml:3: note: bad (at tasks.\"3\")");
+        assert!(!d.is_error());
+        d.severity = Severity::Warning;
         d.line = None;
         d.yaml_path = None;
         assert_eq!(d.to_string(), "x.yml: warning: bad");

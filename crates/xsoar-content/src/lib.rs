@@ -28,12 +28,14 @@ mod integration;
 mod library;
 mod locate;
 mod playbook;
+mod refs;
 mod walk;
 
 pub use check::{check_integration, check_playbook, check_playbook_references};
 pub use diag::{resolve_positions, Diagnostic, PathError, PathSeg, Severity};
 pub use library::Library;
 pub use locate::locate;
+pub use refs::{check_duplicates, check_playbook_vocabulary, Vocabulary};
 
 use serde::Serialize;
 use serde_yaml::Value;

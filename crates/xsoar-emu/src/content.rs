@@ -45,6 +45,9 @@ pub struct LoadedFile {
     pub path: String,
     pub item: Option<ContentItem>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The text, for positions of diagnostics found once every file is loaded (empty when
+    /// the file could not be read).
+    pub text: String,
 }
 
 impl LoadedFile {
@@ -143,6 +146,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedFile>> {
                         path: shown.clone(),
                         item: None,
                         diagnostics: vec![file_error(&shown, "the file is not valid UTF-8")],
+                        text: String::new(),
                     });
                     continue;
                 }
@@ -152,6 +156,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedFile>> {
                     path: shown.clone(),
                     item: None,
                     diagnostics: vec![file_error(&shown, &format!("cannot read the file: {e}"))],
+                    text: String::new(),
                 });
                 continue;
             }
@@ -164,6 +169,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedFile>> {
             path: shown,
             item,
             diagnostics,
+            text,
         });
     }
     Ok(loaded)
@@ -188,6 +194,7 @@ pub fn load_defaults() -> Result<Vec<LoadedFile>> {
                 path: (*path).to_owned(),
                 item,
                 diagnostics,
+                text: (*text).to_owned(),
             }
         })
         .collect())

@@ -53,6 +53,7 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use xsoar_content::Severity;
 use xsoar_engine::Investigation;
 
 #[derive(Debug, Parser)]
@@ -383,24 +384,32 @@ fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
     let report = setup::check_loaded(&loaded);
     let mut errors = 0;
     let mut warnings = 0;
+    let mut notes = 0;
     for (file, summary, diags) in &report.files {
-        let e = diags.iter().filter(|d| d.is_error()).count();
+        let count = |s: Severity| diags.iter().filter(|d| d.severity == s).count();
+        let (e, w) = (count(Severity::Error), count(Severity::Warning));
         errors += e;
-        warnings += diags.len() - e;
+        warnings += w;
+        notes += count(Severity::Note);
         let status = if e > 0 {
             "error"
-        } else if diags.is_empty() {
-            "ok"
-        } else {
+        } else if w > 0 {
             "warn"
+        } else {
+            "ok"
         };
         outln!("{status:<5} {file}  {summary}");
         for d in diags {
             outln!("      {d}");
         }
     }
+    let notes = if notes > 0 {
+        format!(", {notes} notes")
+    } else {
+        String::new()
+    };
     outln!(
-        "{} files: {} integrations, {} scripts, {} playbooks; {errors} errors, {warnings} warnings",
+        "{} files: {} integrations, {} scripts, {} playbooks; {errors} errors, {warnings} warnings{notes}",
         report.files.len(),
         report.integrations,
         report.scripts,

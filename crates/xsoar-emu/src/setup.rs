@@ -7,7 +7,10 @@ use anyhow::{bail, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use xsoar_content::{check_playbook_references, ContentItem, Diagnostic, Library};
+use xsoar_content::{
+    check_duplicates, check_playbook_references, check_playbook_vocabulary, resolve_positions,
+    ContentItem, Diagnostic, Library, Vocabulary,
+};
 use xsoar_engine::{Clock, Engine, EngineOptions, InstanceSpec, VirtualClock};
 
 /// The system clock (real waits on tokio's timer).
@@ -158,7 +161,33 @@ pub struct Report {
     pub playbooks: usize,
 }
 
-/// Check loaded files against each other (sub-playbook references). The checks of each file on
+/// What the engine (and a test run) provides beyond the loaded content, for `validate`.
+struct EngineVocabulary;
+
+impl Vocabulary for EngineVocabulary {
+    fn is_native(&self, brand: Option<&str>, name: &str) -> bool {
+        // GenericPolling's scripts (run natively by `xsoar-emu test`) and connector aliases.
+        (brand.is_none() && xsoar_testing::NATIVE_SCRIPTS.contains(&name))
+            || (brand.is_none_or(|b| b == xsoar_signl4::BRAND)
+                && name == xsoar_signl4::commands::CLOSE_ALIAS)
+    }
+
+    fn operator(&self, written: &str) -> Result<(), String> {
+        xsoar_engine::eval::resolve_operator(written)
+            .map(drop)
+            .map_err(str::to_owned)
+    }
+
+    fn transformer(&self, written: &str) -> Result<(), String> {
+        xsoar_engine::eval::resolve_transformer(written)
+            .map(drop)
+            .map_err(str::to_owned)
+    }
+}
+
+/// Check loaded files against each other and against what the engine provides: sub-playbooks,
+/// scripts and commands that nothing provides, unknown operators and transformers, ids and
+/// names claimed by two files, each located in its file's text. The checks of each file on
 /// its own came with its parse, with line and column.
 pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
     let mut lib = xsoar_engine::builtin_library();
@@ -167,6 +196,7 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
             lib.add(item.clone());
         }
     }
+    let mut duplicates = check_duplicates(loaded.iter().filter_map(|f| f.item.as_ref()));
     let mut report = Report {
         files: Vec::new(),
         integrations: 0,
@@ -174,7 +204,7 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
         playbooks: 0,
     };
     for f in loaded {
-        let mut diags = f.diagnostics.clone();
+        let mut found: Vec<Diagnostic> = Vec::new();
         let summary = match &f.item {
             Some(ContentItem::Integration(i)) => {
                 report.integrations += 1;
@@ -186,11 +216,22 @@ pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
             }
             Some(ContentItem::Playbook(p)) => {
                 report.playbooks += 1;
-                diags.extend(check_playbook_references(p, &lib as &Library));
+                found.extend(check_playbook_references(p, &lib));
+                found.extend(check_playbook_vocabulary(p, &lib, &EngineVocabulary));
                 format!("playbook {} ({} tasks)", p.name, p.tasks.len())
             }
             None => "not loaded".to_owned(),
         };
+        if let Some(item) = &f.item {
+            let (mine, rest) = duplicates.into_iter().partition(|d| d.file == item.file());
+            duplicates = rest;
+            found.extend(mine);
+        }
+        resolve_positions(&f.text, &mut found);
+        let mut diags = f.diagnostics.clone();
+        diags.extend(found);
+        // Top to bottom; file-level findings (no line) first.
+        diags.sort_by_key(|d| (d.line, d.col));
         report.files.push((f.path.clone(), summary, diags));
     }
     report

@@ -44,13 +44,115 @@ fn validate_loads_the_project_and_the_corpus() {
         out.contains("integrations/SIGNL4/SIGNL4.yml  integration SIGNL4 (2 commands)"),
         "{out}"
     );
-    assert!(out.contains("; 0 errors,"), "{out}");
+    // The project's content uses nothing that is not provided.
+    assert!(out.ends_with("; 0 errors, 0 warnings\n"), "{out}");
     let (code, out, err) = run(&mut emu(&["validate", "tests/data/corpus"]));
     assert_eq!(code, 0, "{out}{err}");
+    // The corpus uses scripts, commands and sub-playbooks of packs that are not in it: one
+    // warning per task; tasks marked skipunavailable get a note instead.
     assert!(
-        out.contains("30 files: 8 integrations, 0 scripts, 22 playbooks; 0 errors"),
+        out.contains(
+            "30 files: 8 integrations, 0 scripts, 22 playbooks; 0 errors, 38 warnings, 15 notes"
+        ),
         "{out}"
     );
+    // What the engine runs natively is not reported (GenericPolling's scripts, builtins).
+    for provided in [
+        "RunPollingCommand",
+        "ScheduleGenericPolling",
+        "taskComplete",
+        "\"Set\"",
+    ] {
+        assert!(!out.contains(provided), "{provided}: {out}");
+    }
+}
+
+#[test]
+fn validate_reports_what_no_loaded_file_provides() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let task = |id: &str, body: &str| format!("  \"{id}\":\n    id: \"{id}\"\n    {body}\n");
+    let mut pb = String::from("id: p\nname: P\nstarttaskid: \"0\"\ntasks:\n");
+    pb.push_str(&task("0", "type: start\n    task: {name: s}\n    nexttasks: {'#none#': ['1', '2', '3', '4', '5', '6', '7', '8']}"));
+    for (id, body) in [
+        ("1", "type: regular\n    task: {name: a, scriptName: NoSuchScript}"),
+        ("2", "type: regular\n    task: {name: b, script: 'NoBrand|||no-cmd', iscommand: true}"),
+        ("3", "type: regular\n    task: {name: c, script: 'SIGNL4|||signl4_nope', iscommand: true}"),
+        ("4", "type: regular\n    task: {name: d, scriptName: NoSuchScript}\n    skipunavailable: true"),
+        ("5", "type: condition\n    task: {name: e}\n    conditions: [{label: 'yes', condition: [[{operator: noSuchOp, left: {value: {simple: a}}}]]}]\n    nexttasks: {'yes': ['1']}"),
+        ("6", "type: regular\n    task: {name: f, scriptName: Print}\n    scriptarguments: {value: {complex: {root: A, transformers: [{operator: toUpperCse}]}}}"),
+        ("7", "type: playbook\n    task: {name: g, playbookName: Nowhere}"),
+        ("8", "type: playbook\n    task: {name: h, playbookId: p}"),
+    ] {
+        pb.push_str(&task(id, body));
+    }
+    std::fs::write(dir.path().join("a.yml"), &pb).expect("write");
+    std::fs::write(
+        dir.path().join("b.yml"),
+        pb.replace("name: P\n", "name: P2\n"),
+    )
+    .expect("write");
+    let integration =
+        std::fs::read_to_string(root().join("integrations/SIGNL4/SIGNL4.yml")).expect("SIGNL4.yml");
+    std::fs::write(dir.path().join("s4.yml"), integration).expect("write");
+    let (code, out, err) = run(&mut emu(&[
+        "validate",
+        dir.path().to_str().unwrap_or_default(),
+    ]));
+    // Warnings and notes do not fail validation.
+    assert_eq!(code, 0, "{out}{err}");
+    let a = |needle: &str| -> String {
+        out.lines()
+            .find(|l| l.contains("a.yml:") && l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {out}"))
+            .trim()
+            .to_owned()
+    };
+    assert!(
+        a("\"NoSuchScript\" is not loaded (at tasks.\"1\"").contains("a.yml:13:"),
+        "{out}"
+    );
+    assert!(
+        a("integration \"NoBrand\" (of command \"no-cmd\") is not loaded").contains("a.yml:17:"),
+        "{out}"
+    );
+    assert!(
+        a("integration \"SIGNL4\" has no command \"signl4_nope\"").contains("a.yml:21:"),
+        "{out}"
+    );
+    assert!(
+        a("note: task \"4\" (\"d\"): script \"NoSuchScript\" is not loaded; the task is skipped")
+            .contains("a.yml:25:"),
+        "{out}"
+    );
+    assert!(
+        a("unknown condition operator \"noSuchOp\" (closest match: ").contains("a.yml:31:"),
+        "{out}"
+    );
+    assert!(
+        a("unknown transformer \"toUpperCse\" (closest match: \"toUpperCase\")")
+            .contains("a.yml:37:"),
+        "{out}"
+    );
+    // The sub-playbook warning has its line now.
+    assert!(
+        a("sub-playbook \"Nowhere\" is not loaded").contains("a.yml:41:"),
+        "{out}"
+    );
+    assert!(
+        a("runs itself as a sub-playbook (self-recursion)").contains("a.yml:45:"),
+        "{out}"
+    );
+    let dup = out
+        .lines()
+        .find(|l| l.contains("playbook id \"p\" is also defined in"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        dup.contains("b.yml:1:1: warning:")
+            && dup.contains("a.yml; this file is loaded later, so its playbook replaces that one"),
+        "{out}"
+    );
+    // 8 per playbook file (two of them), and the duplicate id; a note per file.
+    assert!(out.contains("; 0 errors, 15 warnings, 2 notes"), "{out}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use xsoar_content::{parse_playbook, ArgValue, Atom, ConditionBranch, Playbook};
 use xsoar_context::Scope;
 use xsoar_engine::eval::{
     choose_branch, eval_arg, eval_atom, eval_condition, eval_operand, known_operators,
-    known_transformers, normalize_operator, EvalError,
+    known_transformers, normalize_operator, resolve_operator, resolve_transformer, EvalError,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1295,5 +1295,22 @@ fn corpus_calculate_severity_prefixed_operators() {
             Ok(expected.map(str::to_owned)),
             "{ctx}"
         );
+    }
+}
+
+#[test]
+fn operator_and_transformer_ids_resolve_as_when_they_run() {
+    assert_eq!(resolve_operator("general.isExists"), Ok("isExists"));
+    assert_eq!(resolve_operator("string.isEqual"), Ok("isEqualString"));
+    assert_eq!(resolve_operator("isnotempty"), Ok("isNotEmpty"));
+    assert_eq!(resolve_operator("greaterThen"), Err("greaterThan"));
+    assert_eq!(resolve_transformer("general.uniq"), Ok("uniq"));
+    assert_eq!(resolve_transformer("toUpperCse"), Err("toUpperCase"));
+    // Every known id resolves to itself.
+    for op in known_operators() {
+        assert_eq!(resolve_operator(op), Ok(*op));
+    }
+    for t in known_transformers() {
+        assert_eq!(resolve_transformer(t), Ok(*t));
     }
 }

@@ -23,6 +23,13 @@ use xsoar_engine::{
     ArgInput, CommandHook, Engine, Entry, ExecScope, HookCall, Investigation, Invocation,
 };
 
+/// GenericPolling's `RunPollingCommand` script, run natively in test runs.
+pub const RUN_POLLING_COMMAND: &str = "RunPollingCommand";
+/// GenericPolling's `ScheduleGenericPolling` script, run natively in test runs.
+pub const SCHEDULE_GENERIC_POLLING: &str = "ScheduleGenericPolling";
+/// The scripts a test run implements natively (no content declares them).
+pub const NATIVE_SCRIPTS: &[&str] = &[RUN_POLLING_COMMAND, SCHEDULE_GENERIC_POLLING];
+
 /// Whether commands without a mock may reach real instances.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Live {
@@ -321,8 +328,8 @@ impl CommandHook for TestHook {
             let mocked = self.mocks.mocks().iter().any(|m| m.command == call.command);
             if !mocked {
                 match call.command {
-                    "RunPollingCommand" => return Some(self.run_polling_command(call).await),
-                    "ScheduleGenericPolling" => return Some(self.schedule_polling(call)),
+                    RUN_POLLING_COMMAND => return Some(self.run_polling_command(call).await),
+                    SCHEDULE_GENERIC_POLLING => return Some(self.schedule_polling(call)),
                     _ => {}
                 }
             }

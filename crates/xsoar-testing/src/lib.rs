@@ -28,7 +28,7 @@ pub mod report;
 pub mod runner;
 pub mod select;
 
-pub use hook::{Live, PollRequest, RecordedCall, TestHook};
+pub use hook::{Live, PollRequest, RecordedCall, TestHook, NATIVE_SCRIPTS};
 pub use mocks::{Fixture, Matcher, Mock, MockError, MockErrors, MockSet, Selection};
 pub use record::recording_yaml;
 pub use report::{

@@ -150,13 +150,21 @@ pub fn normalize_operator(op: &str) -> String {
     mapped.to_owned()
 }
 
-/// Resolves an id against a table: exact match after [`normalize_operator`], then a unique
-/// case-insensitive match. Unknown ids are an error naming the closest known one.
-pub(crate) fn resolve_id(
-    kind: &str,
-    written: &str,
-    table: &'static [&'static str],
-) -> Result<&'static str, EvalError> {
+/// The canonical id of a filter/condition operator as written in content (category prefixes
+/// and letter case resolved as when the playbook runs), or `Err` with the closest known id.
+pub fn resolve_operator(written: &str) -> Result<&'static str, &'static str> {
+    lookup_id(written, operators::OPERATORS)
+}
+
+/// The canonical id of a transformer as written in content, or `Err` with the closest known
+/// id; as [`resolve_operator`].
+pub fn resolve_transformer(written: &str) -> Result<&'static str, &'static str> {
+    lookup_id(written, transformers::TRANSFORMERS)
+}
+
+/// Exact match after [`normalize_operator`], then a unique case-insensitive match; else the
+/// closest known id.
+fn lookup_id(written: &str, table: &'static [&'static str]) -> Result<&'static str, &'static str> {
     let norm = normalize_operator(written);
     if let Some(found) = table.iter().find(|k| **k == norm) {
         return Ok(found);
@@ -165,11 +173,24 @@ pub(crate) fn resolve_id(
     if let (Some(found), None) = (ci.next(), ci.next()) {
         return Ok(found);
     }
-    let closest = table
+    Err(table
         .iter()
         .min_by_key(|k| edit_distance(&k.to_ascii_lowercase(), &norm.to_ascii_lowercase()))
         .copied()
-        .unwrap_or_default();
+        .unwrap_or_default())
+}
+
+/// Resolves an id against a table ([`lookup_id`]). Unknown ids are an error naming the
+/// closest known one.
+pub(crate) fn resolve_id(
+    kind: &str,
+    written: &str,
+    table: &'static [&'static str],
+) -> Result<&'static str, EvalError> {
+    let closest = match lookup_id(written, table) {
+        Ok(found) => return Ok(found),
+        Err(closest) => closest,
+    };
     Err(EvalError::new(format!(
         "unknown {kind} '{written}' (closest match: '{closest}'; known: {})",
         table.join(", ")
