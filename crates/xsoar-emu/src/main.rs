@@ -348,9 +348,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             window,
             latency_ms,
         } => {
+            if window == 0 {
+                bail!("--window must be at least 1 second");
+            }
+            if let Some(bad) = secrets.iter().find(|s| {
+                s.is_empty() || s.contains(['/', '?', '#']) || s.contains(char::is_whitespace)
+            }) {
+                bail!(
+                    "--secret {bad:?}: a webhook secret is one URL path segment: not empty, without '/', '?', '#' or spaces"
+                );
+            }
             let mut config = xsoar_signl4::sim::SimConfig {
                 quota_per_window: quota,
-                window: std::time::Duration::from_secs(window.max(1)),
+                window: std::time::Duration::from_secs(window),
                 latency: std::time::Duration::from_millis(latency_ms),
                 ..Default::default()
             };

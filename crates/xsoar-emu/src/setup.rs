@@ -248,7 +248,9 @@ pub async fn run_simulator(
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid address {bind}:{port}: {e}"))?;
     let sim = xsoar_signl4::sim::Simulator::new(config);
-    let handle = xsoar_signl4::sim::spawn(sim, addr).await?;
+    let handle = xsoar_signl4::sim::spawn(sim, addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (choose another --port)"))?;
     outln!("SIGNL4 simulator listening on {}", handle.url());
     outln!(
         "  webhook: POST {}/webhook/<secret>   alerts: GET {}/alerts",

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use xsoar_content::ContentItem;
 use xsoar_testing::{
-    failure_details, human_ms, human_virtual, json_report, junit_xml, recording_yaml, select,
-    summary_line, test_cases, EngineTemplate, JunitMeta, Live, MockSet, RunConfig, Runner, Shard,
-    Spawner, TestCase, TestResult,
+    failure_details, human_ms, human_virtual, json_report, junit_xml, name_matches, recording_yaml,
+    select, summary_line, test_cases, EngineTemplate, JunitMeta, Live, MockSet, RunConfig, Runner,
+    Shard, Spawner, TestCase, TestResult,
 };
 
 /// `xsoar-emu test` arguments.
@@ -146,6 +146,24 @@ pub async fn run(args: TestArgs, engine: &EngineOpts) -> Result<ExitCode> {
         max_task_executions: args.max_task_executions,
         ..RunConfig::default()
     };
+    // A filter that matches nothing is a usage error (a typo in a CI job must not pass).
+    if !args.filters.is_empty()
+        && !cases.iter().any(|c| {
+            args.filters
+                .iter()
+                .any(|f| name_matches(f, &c.name) || name_matches(f, &c.id))
+        })
+    {
+        bail!(
+            "no test playbook matches --filter {} (among {} test playbooks found)",
+            args.filters
+                .iter()
+                .map(|f| format!("'{f}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            cases.len()
+        );
+    }
     let selected = select(cases, &args.filters, args.shard);
     let jobs = args
         .jobs

@@ -705,3 +705,34 @@ fn standalone_simulator_throttles_at_its_quota() {
         .map(Vec::len);
     assert_eq!(count, Some(2), "{alerts}");
 }
+
+/// The standalone simulator refuses options that would make it misbehave, and says which
+/// address it could not listen on.
+#[test]
+fn standalone_simulator_refuses_bad_options() {
+    for (args, expected) in [
+        (vec!["--window", "0"], "--window must be at least 1 second"),
+        (
+            vec!["--secret", ""],
+            "--secret \"\": a webhook secret is one URL path segment",
+        ),
+        (
+            vec!["--secret", "a/b"],
+            "--secret \"a/b\": a webhook secret",
+        ),
+    ] {
+        let mut all = vec!["signl4-sim", "--port", "0"];
+        all.extend(args);
+        let (code, out, err) = run(&mut emu(&all));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let (code, _, err) = run(&mut emu(&["signl4-sim", "--port", &port]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}: ")),
+        "{err}"
+    );
+}

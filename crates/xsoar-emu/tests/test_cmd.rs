@@ -300,4 +300,10 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
         err.contains("no test playbooks found in tests/mocks/"),
         "{err}"
     );
+    let (code, out, err) = run(emu(&["tests/playbooks/", "-k", "no-such-test"]));
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("no test playbook matches --filter 'no-such-test' (among "),
+        "{err}"
+    );
 }

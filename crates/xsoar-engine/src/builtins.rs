@@ -377,6 +377,18 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                                 name: "index".into(),
                                 message: format!("'{i}' is not a list index"),
                             })?;
+                    // Say so when there is no such item, rather than claim a deletion.
+                    let len = view.map(|v| match xsoar_context::get_path(v.context(), &key) {
+                        Some(Value::Array(items)) => items.len(),
+                        Some(_) => 1,
+                        None => 0,
+                    });
+                    if let Some(len) = len.filter(|len| index >= *len) {
+                        return Ok(CommandResult::markdown(format!(
+                            "Nothing deleted: {key} has {len} item{}, so there is no index {index}",
+                            if len == 1 { "" } else { "s" }
+                        )));
+                    }
                     Ok(
                         CommandResult::markdown(format!("Deleted index {index} of {key}"))
                             .with_effect(Effect::DeleteContextIndex { path: key, index }),

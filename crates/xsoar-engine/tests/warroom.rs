@@ -522,6 +522,26 @@ fn execution_timeout_stops_sleep_and_bad_timeouts_are_refused() {
     );
 }
 
+/// `DeleteContext index=` past the end of the list says nothing was deleted.
+#[test]
+fn delete_context_index_out_of_range_says_so() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!Set key=L value=`[1,2,3]`",
+            "!DeleteContext key=L index=5",
+            "!DeleteContext key=L index=1",
+        ],
+    );
+    assert_eq!(inv.context, json!({"L": [1, 3]}));
+    assert_eq!(
+        inv.entries[3].display_text(),
+        "Nothing deleted: L has 3 items, so there is no index 5"
+    );
+    assert_eq!(inv.entries[5].display_text(), "Deleted index 1 of L");
+}
+
 #[test]
 fn auto_iteration_over_list_values() {
     let inv = check(

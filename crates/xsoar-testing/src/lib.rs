@@ -36,4 +36,4 @@ pub use report::{
     FailedTask, Failure, JunitMeta, Predecessor, TestResult,
 };
 pub use runner::{mock_instance_name, EngineTemplate, RunConfig, Runner, Spawner};
-pub use select::{select, test_cases, Shard, TestCase};
+pub use select::{name_matches, select, test_cases, Shard, TestCase};
