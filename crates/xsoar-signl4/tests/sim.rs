@@ -382,6 +382,43 @@ async fn malformed_json_is_400_unless_lenient() {
 }
 
 #[tokio::test]
+async fn xml_bodies_become_alerts_and_broken_xml_is_400() {
+    let (sim, app) = new_app();
+    let r = send(
+        &app,
+        "POST",
+        &format!("/webhook/{S}"),
+        Some("application/xml"),
+        "<alert><title>Fire &amp; smoke</title><message>Hall 3</message><X-S4-ExternalID>x-1</X-S4-ExternalID></alert>",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(!r.event_id().is_empty());
+    let alerts = sim.alerts_with_external_id("x-1");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].title.as_deref(), Some("Fire & smoke"));
+    assert_eq!(alerts[0].message.as_deref(), Some("Hall 3"));
+    let r = send(
+        &app,
+        "POST",
+        &format!("/webhook/{S}"),
+        Some("text/xml"),
+        "<alert><title>open</alert>",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_rate_headers(&r);
+    assert!(
+        r.json()["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("The request body is not valid application/xml")),
+        "{}",
+        r.json()
+    );
+    assert_eq!(sim.alerts().len(), 1);
+}
+
+#[tokio::test]
 async fn unknown_secret_is_404_with_json_error() {
     let (sim, app) = new_app();
     let r = send(

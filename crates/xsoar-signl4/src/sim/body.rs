@@ -1,6 +1,6 @@
 //! Reading a webhook body the way SIGNL4 does: by content type, into alert fields.
 //!
-//! SIGNL4 takes JSON, form-urlencoded, multipart and plain text, and integrations disagree on
+//! SIGNL4 takes JSON, form-urlencoded, multipart, XML and plain text, and integrations disagree on
 //! key case (`Title`, `title`, `Subject`, `body`...). The simulator accepts all of them so a
 //! request that works against SIGNL4 works here, and rejects what SIGNL4 rejects (a body that
 //! does not parse as its declared type) so error handling can be tested.
@@ -34,6 +34,8 @@ pub(crate) enum BodyError {
     AttachmentType(String),
     #[error("The request body is not valid UTF-8 text")]
     NotUtf8,
+    #[error("The request body is not valid application/xml: {0}")]
+    Xml(String),
 }
 
 /// How a body is read, from its `Content-Type`.
@@ -42,6 +44,7 @@ pub(crate) enum BodyKind {
     Json,
     Form,
     Multipart,
+    Xml,
     Text,
 }
 
@@ -56,7 +59,9 @@ impl BodyKind {
             e if e.starts_with("application/") && e.ends_with("+json") => BodyKind::Json,
             "application/x-www-form-urlencoded" => BodyKind::Form,
             "multipart/form-data" => BodyKind::Multipart,
-            // text/*, XML, no content type, anything else: the whole body is the message.
+            "application/xml" | "text/xml" => BodyKind::Xml,
+            e if e.starts_with("application/") && e.ends_with("+xml") => BodyKind::Xml,
+            // text/*, no content type, anything else: the whole body is the message.
             _ => BodyKind::Text,
         }
     }
@@ -84,8 +89,76 @@ pub(crate) fn parse_fields(
                     .collect()
             })
             .map_err(|e| BodyError::Form(e.to_string())),
+        BodyKind::Xml => xml_fields(body),
         BodyKind::Text | BodyKind::Multipart => text_fields(body),
     }
+}
+
+/// `<alert><title>T</title><message>M</message></alert>`: each child of the root element is a
+/// field, named by its local name, holding its text (entities and CDATA decoded, markup of
+/// deeper elements dropped). A root with text only is the message.
+fn xml_fields(body: &[u8]) -> Result<Vec<(String, Value)>, BodyError> {
+    use quick_xml::events::Event;
+    let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(true);
+    let bad = |e: &dyn std::fmt::Display| BodyError::Xml(e.to_string());
+    let mut fields: Vec<(String, Value)> = Vec::new();
+    let (mut depth, mut roots) = (0usize, 0usize);
+    let mut current: Option<(String, String)> = None;
+    let mut root_text = String::new();
+    loop {
+        match reader.read_event().map_err(|e| bad(&e))? {
+            Event::Start(start) => {
+                depth += 1;
+                if depth == 1 {
+                    roots += 1;
+                } else if depth == 2 {
+                    let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                    current = Some((name, String::new()));
+                }
+            }
+            Event::Empty(start) if depth == 1 => {
+                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                fields.push((name, Value::String(String::new())));
+            }
+            Event::Empty(_) => roots += usize::from(depth == 0),
+            Event::Text(t) => {
+                let t = t.unescape().map_err(|e| bad(&e))?;
+                match (&mut current, depth) {
+                    (Some((_, value)), _) => value.push_str(&t),
+                    (None, 1) => root_text.push_str(&t),
+                    (None, _) => {
+                        return Err(BodyError::Xml("text outside the root element".into()))
+                    }
+                }
+            }
+            Event::CData(c) => {
+                let c = c.decode().map_err(|e| bad(&e))?;
+                match &mut current {
+                    Some((_, value)) => value.push_str(&c),
+                    None => root_text.push_str(&c),
+                }
+            }
+            Event::End(_) => {
+                if depth == 2 {
+                    if let Some((name, value)) = current.take() {
+                        fields.push((name, Value::String(value)));
+                    }
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if roots != 1 || depth != 0 {
+        return Err(BodyError::Xml("expected one root element".into()));
+    }
+    if fields.is_empty() && !root_text.is_empty() {
+        fields.push(("message".to_owned(), Value::String(root_text)));
+    }
+    Ok(fields)
 }
 
 fn text_fields(body: &[u8]) -> Result<Vec<(String, Value)>, BodyError> {
@@ -221,6 +294,37 @@ mod tests {
         );
         assert_eq!(BodyKind::of(Some("text/plain")), BodyKind::Text);
         assert_eq!(BodyKind::of(None), BodyKind::Text);
+    }
+
+    #[test]
+    fn xml_children_of_the_root_are_fields() {
+        assert_eq!(
+            BodyKind::of(Some("application/xml; charset=utf-8")),
+            BodyKind::Xml
+        );
+        assert_eq!(BodyKind::of(Some("text/xml")), BodyKind::Xml);
+        let body = b"<?xml version=\"1.0\"?><alert><Title>Disk &amp; CPU</Title><message><![CDATA[db1 <95%>]]></message><X-S4-ExternalID>e1</X-S4-ExternalID><empty/></alert>";
+        let inc = interpret(
+            parse_fields(BodyKind::Xml, body, false).expect("xml"),
+            Vec::new(),
+        );
+        assert_eq!(inc.title.as_deref(), Some("Disk & CPU"));
+        assert_eq!(inc.message.as_deref(), Some("db1 <95%>"));
+        assert_eq!(inc.external_id.as_deref(), Some("e1"));
+        assert_eq!(
+            parse_fields(BodyKind::Xml, b"<alert>just text</alert>", false),
+            Ok(vec![("message".to_owned(), json!("just text"))])
+        );
+        for broken in [&b"<alert><title>x</alert>"[..], b"<a/><b/>", b"plain", b""] {
+            assert!(
+                matches!(
+                    parse_fields(BodyKind::Xml, broken, false),
+                    Err(BodyError::Xml(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(broken)
+            );
+        }
     }
 
     #[test]

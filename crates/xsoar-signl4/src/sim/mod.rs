@@ -20,8 +20,8 @@
 //!
 //! Every webhook reply carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 //! `X-RateLimit-Reset` (unix seconds). Bodies: JSON, form-urlencoded, multipart (text fields
-//! plus file parts checked against SIGNL4's 4 MB and file-type limits) and anything else as
-//! plain text (the whole body is the message). Keys are matched case-insensitively; title from
+//! plus file parts checked against SIGNL4's 4 MB and file-type limits), XML (each child of the
+//! root element a field) and anything else as plain text (the whole body is the message). Keys are matched case-insensitively; title from
 //! `Title`/`title`/`subject`, message from `Message`/`message`/`body`; `null` means absent.
 //! All secrets share one account: one throttling window and one set of alerts.
 //!
