@@ -1549,11 +1549,15 @@ fn retrigger(frame: &mut Frame, pb: &Playbook, graph: &Graph, target: &str) {
 }
 
 /// Apply the join rule to `to`.
+///
+/// A task pruned earlier (not executed) counts as resolved only until one of its incoming
+/// edges is activated: that happens when a parent runs again on a later pass of a loop (the
+/// exit branch of a loop is pruned on every pass but the last), and then the task runs.
 fn check_ready(frame: &mut Frame, pb: &Playbook, graph: &Graph, to: &str) {
     let Some(state) = frame.tasks.get(to).map(|t| t.state) else {
         return;
     };
-    if state != TaskState::Pending {
+    if !matches!(state, TaskState::Pending | TaskState::NotExecuted) {
         return;
     }
     let empty = BTreeMap::new();
@@ -1564,8 +1568,11 @@ fn check_ready(frame: &mut Frame, pb: &Playbook, graph: &Graph, to: &str) {
         }
     }
     if edges.values().any(|s| *s == EdgeState::Activated) {
+        if let Some(t) = frame.tasks.get_mut(to) {
+            t.state = TaskState::Pending;
+        }
         frame.ready.insert(ReadyKey::of(to));
-    } else {
+    } else if state == TaskState::Pending {
         if let Some(t) = frame.tasks.get_mut(to) {
             t.state = TaskState::NotExecuted;
         }

@@ -788,3 +788,22 @@ fn progress_is_reported_as_tasks_start_and_settle() {
         ["0:running", "0:completed", "1:running", "1:waiting"]
     );
 }
+
+#[test]
+fn loop_exit_runs_after_earlier_passes_pruned_it() {
+    let (run, inv, _) = check_playbook(
+        "counted_loop",
+        &["counted-loop.yml"],
+        "counted-loop",
+        incident(1),
+        RunOptions::default(),
+    );
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(inv.context["C"], json!(["x", "x", "x"]));
+    assert_eq!(run.root.tasks["2"].executions, 3);
+    assert_eq!(run.root.tasks["2"].label.as_deref(), Some("yes"));
+    assert_eq!(state_of(&run, "3"), TaskState::Completed);
+    assert_eq!(inv.context["After"], json!("yes"));
+    assert_eq!(inv.context["Joined"], json!("1"), "the join ran once");
+    assert_eq!(run.root.tasks["5"].executions, 1);
+}
