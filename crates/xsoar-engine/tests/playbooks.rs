@@ -807,3 +807,71 @@ fn loop_exit_runs_after_earlier_passes_pruned_it() {
     assert_eq!(inv.context["Joined"], json!("1"), "the join ran once");
     assert_eq!(run.root.tasks["5"].executions, 1);
 }
+
+#[test]
+fn labels_without_edges_take_the_default_branch() {
+    let run_with = |completion: TaskCompletion| {
+        let h = harness(&["labels.yml"], None);
+        let mut inv = Investigation::new("9", incident(1));
+        let opts = RunOptions {
+            completions: vec![completion],
+            ..RunOptions::default()
+        };
+        let run =
+            futures::executor::block_on(h.engine.run_playbook(&mut inv, "labels", None, &opts));
+        (run, inv)
+    };
+    let (run, inv) = run_with(TaskCompletion {
+        task: "ask".into(),
+        label: Some("nack".into()),
+    });
+    let run = run.expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(run.root.tasks["1"].label.as_deref(), Some("B"));
+    assert_eq!(
+        inv.context["Builtin"],
+        json!("default"),
+        "builtin condition"
+    );
+    assert_eq!(run.root.tasks["4"].label.as_deref(), Some("Nack"));
+    assert_eq!(inv.context["Reply"], json!("not acked"), "Ask reply option");
+    assert_eq!(state_of(&run, "5"), TaskState::NotExecuted);
+
+    // The same through a completion after the run waits.
+    let h = harness(&["labels.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let opts = RunOptions::default();
+    let mut run =
+        futures::executor::block_on(h.engine.run_playbook(&mut inv, "labels", None, &opts))
+            .expect("runs");
+    assert_eq!(state_of(&run, "4"), TaskState::Waiting);
+    futures::executor::block_on(h.engine.complete_task(
+        &mut inv,
+        &mut run,
+        &TaskCompletion {
+            task: "4".into(),
+            label: Some("Nack".into()),
+        },
+        &opts,
+    ))
+    .expect("Nack is offered");
+    assert_eq!(inv.context["Reply"], json!("not acked"));
+
+    // A label the task does not offer, and a task that is not there, are refused up front.
+    let (bad, _) = run_with(TaskCompletion {
+        task: "Ask".into(),
+        label: Some("Maybe".into()),
+    });
+    assert_eq!(
+        bad.map(|_| ()).map_err(|e| e.to_string()),
+        Err("task 4 (Ask) does not offer 'Maybe' (it offers: Ack, Nack, #default#)".into())
+    );
+    let (missing, _) = run_with(TaskCompletion {
+        task: "nosuchtask".into(),
+        label: None,
+    });
+    assert!(
+        matches!(missing, Err(xsoar_engine::RunError::NoSuchTask(ref t)) if t == "nosuchtask"),
+        "{missing:?}"
+    );
+}
