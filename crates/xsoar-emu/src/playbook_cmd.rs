@@ -58,8 +58,18 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
     if path.is_file() {
         let text = std::fs::read_to_string(path)?;
         let (item, diags) = parse_any(&text, &args.playbook);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
         for d in diags.iter().filter(|d| d.is_error()) {
             eprintln!("{d}");
+        }
+        // A playbook that loaded with errors would run some other graph than the one written.
+        if errors > 0 {
+            bail!(
+                "{} has {errors} error{}; fix {} before running it",
+                args.playbook,
+                if errors == 1 { "" } else { "s" },
+                if errors == 1 { "it" } else { "them" }
+            );
         }
         match item {
             Some(ContentItem::Playbook(p)) => {

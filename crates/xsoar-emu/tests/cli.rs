@@ -519,3 +519,82 @@ fn standalone_simulator_throttles_at_its_quota() {
         .map(Vec::len);
     assert_eq!(count, Some(2), "{alerts}");
 }
+
+#[test]
+fn playbook_run_refuses_broken_files_and_unknown_completions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad_start = dir.path().join("bad-start.yml");
+    std::fs::write(
+        &bad_start,
+        "id: b\nname: B\nstarttaskid: \"9\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: s}}\n",
+    )
+    .expect("write");
+    let tasks_list = dir.path().join("tasks-list.yml");
+    std::fs::write(
+        &tasks_list,
+        "id: l\nname: L\nstarttaskid: \"0\"\ntasks: [1, 2]\n",
+    )
+    .expect("write");
+    for file in [&bad_start, &tasks_list] {
+        let path = file.to_string_lossy().into_owned();
+        let (code, out, err) = run(&mut emu(&["playbook", "run", &path]));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains("before running it"), "{err}");
+        assert!(!out.contains("Playbook"), "nothing ran: {out}");
+    }
+    let ask = dir.path().join("ask.yml");
+    std::fs::write(
+        &ask,
+        r#"id: ask
+name: Ask
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: s}, nexttasks: {'#none#': ["1"]}}
+  "1":
+    id: "1"
+    type: condition
+    task: {name: Acknowledge?}
+    message: {to: {simple: admin}, subject: {simple: s}, body: {simple: b}, methods: [email], format: "", replyOptions: ["Ack", "Nack"]}
+    nexttasks: {'Ack': ["2"], '#default#': ["3"]}
+  "2": {id: "2", type: title, task: {name: acked}}
+  "3": {id: "3", type: title, task: {name: not acked}}
+"#,
+    )
+    .expect("write");
+    let path = ask.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "--complete",
+        "1=Later",
+    ]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(
+            "task 1 (Acknowledge?) does not offer 'Later' (it offers: Ack, Nack, #default#)"
+        ),
+        "{err}"
+    );
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "--complete",
+        "nosuchtask",
+    ]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no task 'nosuchtask'"), "{err}");
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "--complete",
+        "1=nack",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["run"]["root"]["tasks"]["3"]["state"], "Completed");
+    assert_eq!(doc["run"]["root"]["tasks"]["2"]["state"], "NotExecuted");
+}
