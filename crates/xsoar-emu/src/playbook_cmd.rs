@@ -214,12 +214,12 @@ fn frame_rows(frame: &Frame, depth: usize, style: Style, out: &mut String) {
             extra.trim_end()
         ));
         if let Some(e) = &t.error {
-            let prefix = if t.state == TaskState::Error {
-                "error"
-            } else {
-                "continued after error"
+            let line = match t.state {
+                TaskState::Error => style.red(&format!("        {indent}error: {e}\n")),
+                TaskState::Skipped => style.dim(&format!("        {indent}skipped: {e}\n")),
+                _ => style.red(&format!("        {indent}continued after error: {e}\n")),
             };
-            out.push_str(&style.red(&format!("        {indent}{prefix}: {e}\n")));
+            out.push_str(&line);
         }
         if let Some(sub) = &t.sub {
             frame_rows(sub, depth + 1, style, out);

@@ -80,6 +80,9 @@ pub struct TaskTag {
     pub playbook_id: String,
     /// Playbook name.
     pub playbook_name: String,
+    /// The task has `skipunavailable`: an unavailable command or script is not an error and
+    /// writes no entry (the task is skipped, §8.8).
+    pub skip_unavailable: bool,
 }
 
 /// Where an invocation reads and writes context (playbook runs set more than the default).
@@ -675,6 +678,13 @@ impl Engine {
         };
         let targets = match resolve(&lib, &registry, invocation, &special) {
             Ok(t) => t,
+            Err((msg, InvokeStatus::Unavailable))
+                if task.as_ref().is_some_and(|t| t.skip_unavailable) =>
+            {
+                outcome.status = InvokeStatus::Unavailable;
+                outcome.error = Some(msg);
+                return outcome;
+            }
             Err((msg, status)) => {
                 self.fail_invocation(inv, invocation, task.as_ref(), &mut outcome, msg, status);
                 return outcome;

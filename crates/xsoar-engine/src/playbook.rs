@@ -218,7 +218,7 @@ pub struct TaskRun {
     pub duration_ms: u64,
     /// Entries it wrote.
     pub entries: Vec<CompactString>,
-    /// Why it failed (also set for continued errors).
+    /// Why it failed (also set for continued errors), or why it was skipped.
     pub error: Option<String>,
     /// The branch a condition took.
     pub label: Option<String>,
@@ -797,6 +797,7 @@ impl Engine {
                 task_name: task.name.clone(),
                 playbook_id: pb.id.clone(),
                 playbook_name: pb.name.clone(),
+                skip_unavailable: task.skip_unavailable,
             });
             let out = self.invoke(inv, exec, invocation).await;
             exec.task = None;
@@ -863,6 +864,9 @@ impl Engine {
                 } else {
                     NONE_LABEL
                 };
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.error = outcome.error.clone();
+                }
                 self.finish(
                     frame,
                     pb,
@@ -1075,6 +1079,9 @@ impl Engine {
         };
         let Some(child_pb) = lib.playbook(name) else {
             if task.skip_unavailable {
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.error = Some(format!("sub-playbook '{name}' is not loaded"));
+                }
                 self.finish(
                     frame,
                     pb,

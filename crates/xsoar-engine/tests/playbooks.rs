@@ -875,3 +875,27 @@ fn labels_without_edges_take_the_default_branch() {
         "{missing:?}"
     );
 }
+
+#[test]
+fn skipped_tasks_write_no_error_entry() {
+    let (run, inv, _) = check_playbook(
+        "skipped",
+        &["skipped.yml"],
+        "skipped",
+        incident(1),
+        RunOptions::default(),
+    );
+    assert_eq!(run.state, RunState::Completed);
+    for id in ["1", "3", "5", "7"] {
+        assert_eq!(state_of(&run, id), TaskState::Skipped, "task {id}");
+        assert!(run.root.tasks[id].entries.is_empty(), "task {id}");
+        assert!(run.root.tasks[id].error.is_some(), "task {id} keeps why");
+    }
+    assert_eq!(inv.context["Clear"], json!("yes"));
+    assert_eq!(inv.context.get("SawError"), None);
+    assert!(
+        inv.entries.iter().all(|e| !e.is_error()),
+        "{:?}",
+        inv.entries
+    );
+}

@@ -269,6 +269,7 @@ async fn tick(
                 task_name: tname.clone(),
                 playbook_id: pid.clone(),
                 playbook_name: pname.clone(),
+                skip_unavailable: false,
             }),
     };
     let invocation = Invocation {
