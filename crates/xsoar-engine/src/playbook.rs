@@ -1657,7 +1657,8 @@ fn branch_label(task: &Task, label: &str) -> String {
 /// the task (conditions and Ask tasks) and the label whose edges to follow.
 ///
 /// Without a label, a condition takes its first reply option or branch. A label the task
-/// does not offer is an error; a regular manual task has no branches and ignores it.
+/// does not offer is an error, unless the task is a condition with a `#default#` branch; a
+/// regular manual task has no branches and ignores the label.
 fn manual_branch(task: &Task, label: Option<&str>) -> Result<(Option<String>, String), RunError> {
     let Some(offered) = offered_labels(task) else {
         return Ok((None, NONE_LABEL.to_owned()));
@@ -1666,9 +1667,13 @@ fn manual_branch(task: &Task, label: Option<&str>) -> Result<(Option<String>, St
     let chosen = match given {
         Some(l) => {
             let known = offered.iter().find(|o| o.eq_ignore_ascii_case(l));
+            // A condition's '#default#' takes any other label (GenericPolling completes its
+            // wait task with labels it has no edge for); an Ask task's replies are its options.
+            let open = offered.is_empty()
+                || (task.reply_options.is_empty() && task.next_for(DEFAULT_LABEL).is_some());
             match known {
                 Some(k) => k.clone(),
-                None if offered.is_empty() => l.to_owned(),
+                None if open => l.to_owned(),
                 None => {
                     return Err(RunError::NoSuchLabel {
                         task: format!("{} ({})", task.id, task.name),
