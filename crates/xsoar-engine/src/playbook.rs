@@ -1241,20 +1241,7 @@ impl Engine {
                     return;
                 }
                 RunState::Failed => {
-                    let failing = child
-                        .walk()
-                        .into_iter()
-                        .find(|(_, t)| t.state == TaskState::Error)
-                        .map(|(f, t)| {
-                            format!(
-                                "task {} ({}) of '{}': {}",
-                                t.id,
-                                t.name,
-                                f.playbook_name,
-                                t.error.clone().unwrap_or_default()
-                            )
-                        })
-                        .unwrap_or_default();
+                    let failing = innermost_failure(&child);
                     let entries: Vec<CompactString> = child
                         .walk()
                         .iter()
@@ -1268,7 +1255,7 @@ impl Engine {
                         pb,
                         graph,
                         task,
-                        format!("sub-playbook '{}' failed at {failing}", child_pb.name),
+                        format!("sub-playbook '{}' failed: {failing}", child_pb.name),
                         entries,
                     );
                     return;
@@ -1425,6 +1412,42 @@ impl Engine {
                 if let Err(e) = xsoar_context::merge_entry_context(ctx, path, v) {
                     tracing::warn!(path, error = %e, "could not copy a sub-playbook output");
                 }
+            }
+        }
+    }
+}
+
+/// Where a failed sub-playbook run failed, told once: the innermost task in error (down
+/// through failed sub-playbook tasks) and how many sub-playbook levels below `child` it is.
+/// (Repeating each level's message would grow with the square of the nesting depth.)
+fn innermost_failure(child: &Frame) -> String {
+    let mut frame = child;
+    let mut levels = 0usize;
+    loop {
+        let Some(task) = frame.tasks.values().find(|t| t.state == TaskState::Error) else {
+            return String::from("a task failed");
+        };
+        match task.sub.as_deref() {
+            Some(sub)
+                if sub.state == RunState::Failed
+                    && sub.tasks.values().any(|t| t.state == TaskState::Error) =>
+            {
+                frame = sub;
+                levels += 1;
+            }
+            _ => {
+                let depth = match levels {
+                    0 => String::new(),
+                    1 => " (1 sub-playbook level down)".to_owned(),
+                    n => format!(" ({n} sub-playbook levels down)"),
+                };
+                return format!(
+                    "task {} ({}) of '{}'{depth}: {}",
+                    task.id,
+                    task.name,
+                    frame.playbook_name,
+                    task.error.as_deref().unwrap_or("error")
+                );
             }
         }
     }

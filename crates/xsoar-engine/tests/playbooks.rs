@@ -899,3 +899,31 @@ fn skipped_tasks_write_no_error_entry() {
         inv.entries
     );
 }
+
+#[test]
+fn recursion_is_reported_once_with_its_depth() {
+    let h = harness(&["recursive.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let opts = RunOptions::default();
+    let run =
+        futures::executor::block_on(h.engine.run_playbook(&mut inv, "recursive", None, &opts))
+            .expect("runs");
+    assert_eq!(run.state, RunState::Failed);
+    let error = run.root.tasks["1"].error.clone().unwrap_or_default();
+    assert_eq!(
+        error,
+        "sub-playbook 'recursive' failed: task 1 (me again) of 'recursive' (19 sub-playbook levels down): \
+         sub-playbooks nested more than 20 deep (does 'recursive' call itself?)"
+    );
+    let all: usize = run
+        .root
+        .walk()
+        .iter()
+        .filter_map(|(_, t)| t.error.as_ref())
+        .map(String::len)
+        .sum();
+    assert!(
+        all < 21 * 250,
+        "every level's message stays short: {all} bytes"
+    );
+}
