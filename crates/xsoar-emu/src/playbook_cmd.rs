@@ -7,9 +7,11 @@ use serde_json::{Map, Value};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use xsoar_content::{parse_any, ContentItem};
 use xsoar_engine::playbook::{Frame, PlaybookRun};
 use xsoar_engine::{Investigation, RunOptions, RunState, TaskCompletion, TaskState};
+use xsoar_testing::TestHook;
 
 pub struct RunArgs {
     pub playbook: String,
@@ -99,7 +101,17 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
         ..RunOptions::default()
     };
     let inputs = parse_inputs(&args.inputs)?;
-    let run = engine
+    // GenericPolling's scripts (RunPollingCommand, ScheduleGenericPolling) run natively, as
+    // under `xsoar-emu test`; every other command runs on the configured instances.
+    let (hook_id, hook_name) = engine
+        .library()
+        .playbook(&playbook_ref)
+        .map(|p| (p.id.clone(), p.name.clone()))
+        .unwrap_or_else(|| (playbook_ref.clone(), playbook_ref.clone()));
+    let hook = Arc::new(TestHook::native_polling(&hook_id, &hook_name));
+    hook.bind(engine);
+    engine.set_hook(Some(hook.clone()));
+    let mut run = engine
         .run_playbook(
             &mut inv,
             &playbook_ref,
@@ -107,9 +119,11 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
             &run_opts,
         )
         .await?;
+    let notes = xsoar_testing::polling::drive(engine, &hook, &mut inv, &mut run, &run_opts).await;
     if args.json {
         let doc = serde_json::json!({
             "run": run,
+            "notes": notes,
             "entries": inv.entries,
             "context": inv.context,
             "incident": inv.incident,
@@ -121,6 +135,9 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
             color: std::io::stdout().is_terminal(),
         };
         out!("{}", report(&run, &inv, style));
+        for n in &notes {
+            outln!("{}", style.dim(&format!("note: {n}")));
+        }
         render::context_and_simulator(&inv, env.simulator.as_ref(), style)?;
     }
     Ok(match run.state {

@@ -598,3 +598,68 @@ tasks:
     assert_eq!(doc["run"]["root"]["tasks"]["3"]["state"], "Completed");
     assert_eq!(doc["run"]["root"]["tasks"]["2"]["state"], "NotExecuted");
 }
+
+#[test]
+fn playbook_run_performs_generic_polling_natively() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = dir.path().join("poll.yml");
+    std::fs::write(
+        &pb,
+        r#"id: poll-parent
+name: Poll Parent
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: s}, nexttasks: {'#none#': ["1"]}}
+  "1":
+    id: "1"
+    type: regular
+    task: {name: start job, scriptName: Set}
+    scriptarguments: {key: {simple: Job}, value: {simple: '{"id": "7", "status": "done"}'}}
+    nexttasks: {'#none#': ["2"]}
+  "2":
+    id: "2"
+    type: playbook
+    task: {name: wait for the job, playbookName: GenericPolling}
+    separatecontext: true
+    scriptarguments:
+      Ids: {simple: '${Job.id}'}
+      PollingCommandName: {simple: Print}
+      PollingCommandArgName: {simple: value}
+      dt: {simple: "Job(val.status != 'done').id"}
+      Interval: {simple: "1"}
+      Timeout: {simple: "5"}
+    nexttasks: {'#none#': ["3"]}
+  "3": {id: "3", type: title, task: {name: Done}}
+"#,
+    )
+    .expect("write");
+    let path = pb.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "-C",
+        "tests/data/corpus/playbooks/playbook-GenericPolling.yml",
+        "--virtual-clock",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["run"]["state"], "completed", "{out}");
+    let child = &doc["run"]["root"]["tasks"]["2"]["sub"]["tasks"];
+    assert_eq!(
+        child["3"]["state"], "Completed",
+        "RunPollingCommand ran: {out}"
+    );
+    assert_eq!(
+        child["2"]["label"], "YES",
+        "the wait task was completed by the poll"
+    );
+    assert!(
+        doc["notes"].as_array().is_some_and(|n| n.iter().any(|n| n
+            .as_str()
+            .is_some_and(|s| s.contains("GenericPolling for 'Print' done")))),
+        "{}",
+        doc["notes"]
+    );
+}

@@ -179,6 +179,10 @@ pub trait CommandHook: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Option<Result<CommandOutput, ConnectorError>>>;
     /// Called after a real execution with what it produced.
     fn record(&self, _call: &HookCall<'_>, _output: &[CommandResult]) {}
+    /// The instance name the entries of an intercepted call show.
+    fn instance_label(&self, _call: &HookCall<'_>) -> &'static str {
+        "mock"
+    }
 }
 
 /// The XSOAR engine.
@@ -991,6 +995,7 @@ impl Engine {
             args: &args,
             instance: None,
         };
+        let instance = hook.instance_label(&call);
         // retry-count / retry-interval apply to mocked calls exactly as to real ones.
         let mut attempt = 0u32;
         let results = loop {
@@ -1023,7 +1028,7 @@ impl Engine {
             definition_timeout: None,
             connector: Arc::new(builtins::Builtins),
             brand: Cow::Owned(brand.unwrap_or_else(|| "Scripts".into())),
-            instance: Cow::Borrowed("mock"),
+            instance: Cow::Borrowed(instance),
             simulated: false,
             secrets: Cow::Borrowed(&[]),
         };
