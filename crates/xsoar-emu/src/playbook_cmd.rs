@@ -169,7 +169,7 @@ pub fn report(run: &PlaybookRun, inv: &Investigation, style: Style) -> String {
         "  {:<5} {:<44} {:<10} {:<13} {:>8}  {}\n",
         "id", "task", "type", "state", "time", "entries"
     ));
-    frame_rows(&run.root, 0, style, &mut out);
+    frame_rows(&run.root, 0, false, style, &mut out);
     let waiting: Vec<String> = run
         .root
         .walk()
@@ -192,7 +192,10 @@ pub fn report(run: &PlaybookRun, inv: &Investigation, style: Style) -> String {
     out
 }
 
-fn frame_rows(frame: &Frame, depth: usize, style: Style, out: &mut String) {
+/// Rows of `frame`'s tasks, sub-playbook runs indented below their task. `relayed`: the
+/// frame's failure is already told by the sub-playbook task above it, so a failed
+/// sub-playbook task inside it does not repeat it (recursion would print it at every level).
+fn frame_rows(frame: &Frame, depth: usize, relayed: bool, style: Style, out: &mut String) {
     let indent = "  ".repeat(depth);
     for t in frame.tasks.values() {
         let name = if t.name.is_empty() {
@@ -230,7 +233,9 @@ fn frame_rows(frame: &Frame, depth: usize, style: Style, out: &mut String) {
             t.duration_ms,
             extra.trim_end()
         ));
-        if let Some(e) = &t.error {
+        let failed_sub = t.state == TaskState::Error
+            && t.sub.as_ref().is_some_and(|s| s.state == RunState::Failed);
+        if let Some(e) = t.error.as_ref().filter(|_| !(relayed && failed_sub)) {
             let line = match t.state {
                 TaskState::Error => style.red(&format!("        {indent}error: {e}\n")),
                 TaskState::Skipped => style.dim(&format!("        {indent}skipped: {e}\n")),
@@ -239,7 +244,7 @@ fn frame_rows(frame: &Frame, depth: usize, style: Style, out: &mut String) {
             out.push_str(&line);
         }
         if let Some(sub) = &t.sub {
-            frame_rows(sub, depth + 1, style, out);
+            frame_rows(sub, depth + 1, failed_sub, style, out);
         }
     }
 }

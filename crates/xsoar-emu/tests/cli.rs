@@ -663,3 +663,29 @@ tasks:
         doc["notes"]
     );
 }
+
+#[test]
+fn playbook_run_reports_recursion_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = dir.path().join("self.yml");
+    std::fs::write(
+        &pb,
+        "id: self\nname: Self\nstarttaskid: \"0\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: s}, nexttasks: {'#none#': [\"1\"]}}\n  \"1\": {id: \"1\", type: playbook, task: {name: me again, playbookId: self}, separatecontext: true}\n",
+    )
+    .expect("write");
+    let path = pb.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&["playbook", "run", &path]));
+    assert_eq!(code, 1, "{out}{err}");
+    let errors: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("error:"))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        2,
+        "the outermost task and the innermost cause: {out}"
+    );
+    assert!(errors[0].contains("(19 sub-playbook levels down)"), "{out}");
+    assert!(errors[1].contains("nested more than 20 deep"), "{out}");
+    assert!(out.len() < 8_000, "{} bytes", out.len());
+}
