@@ -7,9 +7,11 @@ use serde_json::{Map, Value};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use xsoar_content::{parse_any, ContentItem};
 use xsoar_engine::playbook::{Frame, PlaybookRun};
 use xsoar_engine::{Investigation, RunOptions, RunState, TaskCompletion, TaskState};
+use xsoar_testing::TestHook;
 
 pub struct RunArgs {
     pub playbook: String,
@@ -58,8 +60,18 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
     if path.is_file() {
         let text = std::fs::read_to_string(path)?;
         let (item, diags) = parse_any(&text, &args.playbook);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
         for d in diags.iter().filter(|d| d.is_error()) {
             eprintln!("{d}");
+        }
+        // A playbook that loaded with errors would run some other graph than the one written.
+        if errors > 0 {
+            bail!(
+                "{} has {errors} error{}; fix {} before running it",
+                args.playbook,
+                if errors == 1 { "" } else { "s" },
+                if errors == 1 { "it" } else { "them" }
+            );
         }
         match item {
             Some(ContentItem::Playbook(p)) => {
@@ -89,7 +101,17 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
         ..RunOptions::default()
     };
     let inputs = parse_inputs(&args.inputs)?;
-    let run = engine
+    // GenericPolling's scripts (RunPollingCommand, ScheduleGenericPolling) run natively, as
+    // under `xsoar-emu test`; every other command runs on the configured instances.
+    let (hook_id, hook_name) = engine
+        .library()
+        .playbook(&playbook_ref)
+        .map(|p| (p.id.clone(), p.name.clone()))
+        .unwrap_or_else(|| (playbook_ref.clone(), playbook_ref.clone()));
+    let hook = Arc::new(TestHook::native_polling(&hook_id, &hook_name));
+    hook.bind(engine);
+    engine.set_hook(Some(hook.clone()));
+    let mut run = engine
         .run_playbook(
             &mut inv,
             &playbook_ref,
@@ -97,9 +119,11 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
             &run_opts,
         )
         .await?;
+    let notes = xsoar_testing::polling::drive(engine, &hook, &mut inv, &mut run, &run_opts).await;
     if args.json {
         let doc = serde_json::json!({
             "run": run,
+            "notes": notes,
             "entries": inv.entries,
             "context": inv.context,
             "incident": inv.incident,
@@ -111,6 +135,9 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
             color: std::io::stdout().is_terminal(),
         };
         out!("{}", report(&run, &inv, style));
+        for n in &notes {
+            outln!("{}", style.dim(&format!("note: {n}")));
+        }
         render::context_and_simulator(&inv, env.simulator.as_ref(), style)?;
     }
     Ok(match run.state {
@@ -142,7 +169,7 @@ pub fn report(run: &PlaybookRun, inv: &Investigation, style: Style) -> String {
         "  {:<5} {:<44} {:<10} {:<13} {:>8}  {}\n",
         "id", "task", "type", "state", "time", "entries"
     ));
-    frame_rows(&run.root, 0, style, &mut out);
+    frame_rows(&run.root, 0, false, style, &mut out);
     let waiting: Vec<String> = run
         .root
         .walk()
@@ -165,7 +192,10 @@ pub fn report(run: &PlaybookRun, inv: &Investigation, style: Style) -> String {
     out
 }
 
-fn frame_rows(frame: &Frame, depth: usize, style: Style, out: &mut String) {
+/// Rows of `frame`'s tasks, sub-playbook runs indented below their task. `relayed`: the
+/// frame's failure is already told by the sub-playbook task above it, so a failed
+/// sub-playbook task inside it does not repeat it (recursion would print it at every level).
+fn frame_rows(frame: &Frame, depth: usize, relayed: bool, style: Style, out: &mut String) {
     let indent = "  ".repeat(depth);
     for t in frame.tasks.values() {
         let name = if t.name.is_empty() {
@@ -203,16 +233,18 @@ fn frame_rows(frame: &Frame, depth: usize, style: Style, out: &mut String) {
             t.duration_ms,
             extra.trim_end()
         ));
-        if let Some(e) = &t.error {
-            let prefix = if t.state == TaskState::Error {
-                "error"
-            } else {
-                "continued after error"
+        let failed_sub = t.state == TaskState::Error
+            && t.sub.as_ref().is_some_and(|s| s.state == RunState::Failed);
+        if let Some(e) = t.error.as_ref().filter(|_| !(relayed && failed_sub)) {
+            let line = match t.state {
+                TaskState::Error => style.red(&format!("        {indent}error: {e}\n")),
+                TaskState::Skipped => style.dim(&format!("        {indent}skipped: {e}\n")),
+                _ => style.red(&format!("        {indent}continued after error: {e}\n")),
             };
-            out.push_str(&style.red(&format!("        {indent}{prefix}: {e}\n")));
+            out.push_str(&line);
         }
         if let Some(sub) = &t.sub {
-            frame_rows(sub, depth + 1, style, out);
+            frame_rows(sub, depth + 1, failed_sub, style, out);
         }
     }
 }

@@ -736,3 +736,173 @@ fn standalone_simulator_refuses_bad_options() {
         "{err}"
     );
 }
+
+#[test]
+fn playbook_run_refuses_broken_files_and_unknown_completions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad_start = dir.path().join("bad-start.yml");
+    std::fs::write(
+        &bad_start,
+        "id: b\nname: B\nstarttaskid: \"9\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: s}}\n",
+    )
+    .expect("write");
+    let tasks_list = dir.path().join("tasks-list.yml");
+    std::fs::write(
+        &tasks_list,
+        "id: l\nname: L\nstarttaskid: \"0\"\ntasks: [1, 2]\n",
+    )
+    .expect("write");
+    for file in [&bad_start, &tasks_list] {
+        let path = file.to_string_lossy().into_owned();
+        let (code, out, err) = run(&mut emu(&["playbook", "run", &path]));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains("before running it"), "{err}");
+        assert!(!out.contains("Playbook"), "nothing ran: {out}");
+    }
+    let ask = dir.path().join("ask.yml");
+    std::fs::write(
+        &ask,
+        r#"id: ask
+name: Ask
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: s}, nexttasks: {'#none#': ["1"]}}
+  "1":
+    id: "1"
+    type: condition
+    task: {name: Acknowledge?}
+    message: {to: {simple: admin}, subject: {simple: s}, body: {simple: b}, methods: [email], format: "", replyOptions: ["Ack", "Nack"]}
+    nexttasks: {'Ack': ["2"], '#default#': ["3"]}
+  "2": {id: "2", type: title, task: {name: acked}}
+  "3": {id: "3", type: title, task: {name: not acked}}
+"#,
+    )
+    .expect("write");
+    let path = ask.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "--complete",
+        "1=Later",
+    ]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(
+            "task 1 (Acknowledge?) does not offer 'Later' (it offers: Ack, Nack, #default#)"
+        ),
+        "{err}"
+    );
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "--complete",
+        "nosuchtask",
+    ]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no task 'nosuchtask'"), "{err}");
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "--complete",
+        "1=nack",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["run"]["root"]["tasks"]["3"]["state"], "Completed");
+    assert_eq!(doc["run"]["root"]["tasks"]["2"]["state"], "NotExecuted");
+}
+
+#[test]
+fn playbook_run_performs_generic_polling_natively() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = dir.path().join("poll.yml");
+    std::fs::write(
+        &pb,
+        r#"id: poll-parent
+name: Poll Parent
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: s}, nexttasks: {'#none#': ["1"]}}
+  "1":
+    id: "1"
+    type: regular
+    task: {name: start job, scriptName: Set}
+    scriptarguments: {key: {simple: Job}, value: {simple: '{"id": "7", "status": "done"}'}}
+    nexttasks: {'#none#': ["2"]}
+  "2":
+    id: "2"
+    type: playbook
+    task: {name: wait for the job, playbookName: GenericPolling}
+    separatecontext: true
+    scriptarguments:
+      Ids: {simple: '${Job.id}'}
+      PollingCommandName: {simple: Print}
+      PollingCommandArgName: {simple: value}
+      dt: {simple: "Job(val.status != 'done').id"}
+      Interval: {simple: "1"}
+      Timeout: {simple: "5"}
+    nexttasks: {'#none#': ["3"]}
+  "3": {id: "3", type: title, task: {name: Done}}
+"#,
+    )
+    .expect("write");
+    let path = pb.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path,
+        "-C",
+        "tests/data/corpus/playbooks/playbook-GenericPolling.yml",
+        "--virtual-clock",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["run"]["state"], "completed", "{out}");
+    let child = &doc["run"]["root"]["tasks"]["2"]["sub"]["tasks"];
+    assert_eq!(
+        child["3"]["state"], "Completed",
+        "RunPollingCommand ran: {out}"
+    );
+    assert_eq!(
+        child["2"]["label"], "YES",
+        "the wait task was completed by the poll"
+    );
+    assert!(
+        doc["notes"].as_array().is_some_and(|n| n.iter().any(|n| n
+            .as_str()
+            .is_some_and(|s| s.contains("GenericPolling for 'Print' done")))),
+        "{}",
+        doc["notes"]
+    );
+}
+
+#[test]
+fn playbook_run_reports_recursion_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = dir.path().join("self.yml");
+    std::fs::write(
+        &pb,
+        "id: self\nname: Self\nstarttaskid: \"0\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: s}, nexttasks: {'#none#': [\"1\"]}}\n  \"1\": {id: \"1\", type: playbook, task: {name: me again, playbookId: self}, separatecontext: true}\n",
+    )
+    .expect("write");
+    let path = pb.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&["playbook", "run", &path]));
+    assert_eq!(code, 1, "{out}{err}");
+    let errors: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("error:"))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        2,
+        "the outermost task and the innermost cause: {out}"
+    );
+    assert!(errors[0].contains("(19 sub-playbook levels down)"), "{out}");
+    assert!(errors[1].contains("nested more than 20 deep"), "{out}");
+    assert!(out.len() < 8_000, "{} bytes", out.len());
+}

@@ -80,6 +80,9 @@ pub struct TaskTag {
     pub playbook_id: String,
     /// Playbook name.
     pub playbook_name: String,
+    /// The task has `skipunavailable`: an unavailable command or script is not an error and
+    /// writes no entry (the task is skipped, §8.8).
+    pub skip_unavailable: bool,
 }
 
 /// Where an invocation reads and writes context (playbook runs set more than the default).
@@ -176,6 +179,10 @@ pub trait CommandHook: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Option<Result<CommandOutput, ConnectorError>>>;
     /// Called after a real execution with what it produced.
     fn record(&self, _call: &HookCall<'_>, _output: &[CommandResult]) {}
+    /// The instance name the entries of an intercepted call show.
+    fn instance_label(&self, _call: &HookCall<'_>) -> &'static str {
+        "mock"
+    }
 }
 
 /// The XSOAR engine.
@@ -709,6 +716,13 @@ impl Engine {
         };
         let targets = match resolve(&lib, &registry, invocation, &special) {
             Ok(t) => t,
+            Err((msg, InvokeStatus::Unavailable))
+                if task.as_ref().is_some_and(|t| t.skip_unavailable) =>
+            {
+                outcome.status = InvokeStatus::Unavailable;
+                outcome.error = Some(msg);
+                return outcome;
+            }
             Err((msg, status)) => {
                 self.fail_invocation(inv, invocation, task.as_ref(), &mut outcome, msg, status);
                 return outcome;
@@ -1015,6 +1029,7 @@ impl Engine {
             args: &args,
             instance: None,
         };
+        let instance = hook.instance_label(&call);
         // retry-count / retry-interval apply to mocked calls exactly as to real ones.
         let mut attempt = 0u32;
         let results = loop {
@@ -1047,7 +1062,7 @@ impl Engine {
             definition_timeout: None,
             connector: Arc::new(builtins::Builtins),
             brand: Cow::Owned(brand.unwrap_or_else(|| "Scripts".into())),
-            instance: Cow::Borrowed("mock"),
+            instance: Cow::Borrowed(instance),
             simulated: false,
             secrets: Cow::Borrowed(&[]),
         };

@@ -218,7 +218,7 @@ pub struct TaskRun {
     pub duration_ms: u64,
     /// Entries it wrote.
     pub entries: Vec<CompactString>,
-    /// Why it failed (also set for continued errors).
+    /// Why it failed (also set for continued errors), or why it was skipped.
     pub error: Option<String>,
     /// The branch a condition took.
     pub label: Option<String>,
@@ -309,8 +309,8 @@ pub enum RunError {
     /// Completing a task that does not exist.
     #[error("no task '{0}' in this run (give a task id, tag or name)")]
     NoSuchTask(String),
-    /// A label that the task has no edge for.
-    #[error("task '{task}' has no branch '{label}' (branches: {known})")]
+    /// A label that the task does not offer.
+    #[error("task {task} does not offer '{label}' (it offers: {known})")]
     NoSuchLabel {
         task: String,
         label: String,
@@ -491,6 +491,10 @@ struct Pass<'a> {
 impl Engine {
     /// Start a playbook (by id or name) on `inv` and run it until it completes, fails or
     /// waits for a manual task.
+    ///
+    /// The completions of `opts` are checked first: one naming no task of the playbook or of
+    /// its sub-playbooks is [`RunError::NoSuchTask`], a label the task does not offer is
+    /// [`RunError::NoSuchLabel`].
     pub async fn run_playbook(
         &self,
         inv: &mut Investigation,
@@ -502,6 +506,7 @@ impl Engine {
         let pb = lib
             .playbook(playbook)
             .ok_or_else(|| RunError::PlaybookNotFound(playbook.to_owned()))?;
+        check_completions(&lib, pb, &opts.completions)?;
         let run_id = inv.id.clone();
         let span =
             tracing::info_span!("playbook_run", playbook = %pb.name, investigation = %inv.id);
@@ -705,8 +710,9 @@ impl Engine {
             match result {
                 Ok(label) => {
                     let label = label.unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+                    let edges = branch_label(task, &label);
                     if let Some(t) = frame.tasks.get_mut(&task.id) {
-                        t.label = Some(label.clone());
+                        t.label = Some(label);
                     }
                     self.finish(
                         frame,
@@ -714,7 +720,7 @@ impl Engine {
                         graph,
                         task,
                         TaskState::Completed,
-                        &[label.as_str()],
+                        &[edges.as_str()],
                         Vec::new(),
                     );
                 }
@@ -791,6 +797,7 @@ impl Engine {
                 task_name: task.name.clone(),
                 playbook_id: pb.id.clone(),
                 playbook_name: pb.name.clone(),
+                skip_unavailable: task.skip_unavailable,
             });
             let out = self.invoke(inv, exec, invocation).await;
             exec.task = None;
@@ -857,6 +864,9 @@ impl Engine {
                 } else {
                     NONE_LABEL
                 };
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.error = outcome.error.clone();
+                }
                 self.finish(
                     frame,
                     pb,
@@ -910,29 +920,27 @@ impl Engine {
         task: &Task,
         pass: &mut Pass<'_>,
     ) {
+        // The first completion naming this task with a label it offers.
         let given = pass
             .opts
             .completions
             .iter()
-            .position(|c| matches_task(task, &c.task));
-        let label = if let Some(i) = given {
-            let c = pass.opts.completions[i].clone();
-            Some(c.label)
-        } else if pass.opts.auto_complete {
-            Some(None)
-        } else {
-            None
+            .filter(|c| matches_task(task, &c.task))
+            .find_map(|c| manual_branch(task, c.label.as_deref()).ok());
+        let branch = match given {
+            Some(b) => Some(b),
+            None if pass.opts.auto_complete => manual_branch(task, None).ok(),
+            None => None,
         };
-        match label {
+        match branch {
             None => {
                 if let Some(t) = frame.tasks.get_mut(&task.id) {
                     t.state = TaskState::Waiting;
                 }
             }
-            Some(label) => {
-                let chosen = choose_manual_label(task, label.as_deref());
+            Some((label, edges)) => {
                 if let Some(t) = frame.tasks.get_mut(&task.id) {
-                    t.label = (task.task_type == TaskType::Condition).then(|| chosen.clone());
+                    t.label = label;
                 }
                 self.finish(
                     frame,
@@ -940,7 +948,7 @@ impl Engine {
                     graph,
                     task,
                     TaskState::Completed,
-                    &[chosen.as_str()],
+                    &[edges.as_str()],
                     Vec::new(),
                 );
             }
@@ -1071,6 +1079,9 @@ impl Engine {
         };
         let Some(child_pb) = lib.playbook(name) else {
             if task.skip_unavailable {
+                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                    t.error = Some(format!("sub-playbook '{name}' is not loaded"));
+                }
                 self.finish(
                     frame,
                     pb,
@@ -1230,20 +1241,7 @@ impl Engine {
                     return;
                 }
                 RunState::Failed => {
-                    let failing = child
-                        .walk()
-                        .into_iter()
-                        .find(|(_, t)| t.state == TaskState::Error)
-                        .map(|(f, t)| {
-                            format!(
-                                "task {} ({}) of '{}': {}",
-                                t.id,
-                                t.name,
-                                f.playbook_name,
-                                t.error.clone().unwrap_or_default()
-                            )
-                        })
-                        .unwrap_or_default();
+                    let failing = innermost_failure(&child);
                     let entries: Vec<CompactString> = child
                         .walk()
                         .iter()
@@ -1257,7 +1255,7 @@ impl Engine {
                         pb,
                         graph,
                         task,
-                        format!("sub-playbook '{}' failed at {failing}", child_pb.name),
+                        format!("sub-playbook '{}' failed: {failing}", child_pb.name),
                         entries,
                     );
                     return;
@@ -1419,6 +1417,42 @@ impl Engine {
     }
 }
 
+/// Where a failed sub-playbook run failed, told once: the innermost task in error (down
+/// through failed sub-playbook tasks) and how many sub-playbook levels below `child` it is.
+/// (Repeating each level's message would grow with the square of the nesting depth.)
+fn innermost_failure(child: &Frame) -> String {
+    let mut frame = child;
+    let mut levels = 0usize;
+    loop {
+        let Some(task) = frame.tasks.values().find(|t| t.state == TaskState::Error) else {
+            return String::from("a task failed");
+        };
+        match task.sub.as_deref() {
+            Some(sub)
+                if sub.state == RunState::Failed
+                    && sub.tasks.values().any(|t| t.state == TaskState::Error) =>
+            {
+                frame = sub;
+                levels += 1;
+            }
+            _ => {
+                let depth = match levels {
+                    0 => String::new(),
+                    1 => " (1 sub-playbook level down)".to_owned(),
+                    n => format!(" ({n} sub-playbook levels down)"),
+                };
+                return format!(
+                    "task {} ({}) of '{}'{depth}: {}",
+                    task.id,
+                    task.name,
+                    frame.playbook_name,
+                    task.error.as_deref().unwrap_or("error")
+                );
+            }
+        }
+    }
+}
+
 fn report_progress(opts: &RunOptions, frame: &Frame, task: &Task, state: TaskState) {
     if let Some(p) = &opts.progress {
         p(&TaskProgress {
@@ -1549,11 +1583,15 @@ fn retrigger(frame: &mut Frame, pb: &Playbook, graph: &Graph, target: &str) {
 }
 
 /// Apply the join rule to `to`.
+///
+/// A task pruned earlier (not executed) counts as resolved only until one of its incoming
+/// edges is activated: that happens when a parent runs again on a later pass of a loop (the
+/// exit branch of a loop is pruned on every pass but the last), and then the task runs.
 fn check_ready(frame: &mut Frame, pb: &Playbook, graph: &Graph, to: &str) {
     let Some(state) = frame.tasks.get(to).map(|t| t.state) else {
         return;
     };
-    if state != TaskState::Pending {
+    if !matches!(state, TaskState::Pending | TaskState::NotExecuted) {
         return;
     }
     let empty = BTreeMap::new();
@@ -1564,8 +1602,11 @@ fn check_ready(frame: &mut Frame, pb: &Playbook, graph: &Graph, to: &str) {
         }
     }
     if edges.values().any(|s| *s == EdgeState::Activated) {
+        if let Some(t) = frame.tasks.get_mut(to) {
+            t.state = TaskState::Pending;
+        }
         frame.ready.insert(ReadyKey::of(to));
-    } else {
+    } else if state == TaskState::Pending {
         if let Some(t) = frame.tasks.get_mut(to) {
             t.state = TaskState::NotExecuted;
         }
@@ -1606,26 +1647,132 @@ fn matches_task(task: &Task, reference: &str) -> bool {
         || task.name.eq_ignore_ascii_case(reference)
 }
 
-/// The label a manual completion takes: the given one, else (conditions) the first
-/// non-default label, else `#none#`.
-fn choose_manual_label(task: &Task, label: Option<&str>) -> String {
-    if let Some(l) = label.filter(|l| !l.is_empty()) {
-        return l.to_owned();
-    }
-    if task.task_type == TaskType::Condition || !task.reply_options.is_empty() {
-        if let Some(first) = task.reply_options.first() {
-            return first.clone();
+/// The labels a manual completion may choose: an Ask task's `replyOptions`, else a
+/// condition's branch labels; `None` for a task without branches (a regular manual task).
+fn offered_labels(task: &Task) -> Option<Vec<String>> {
+    if !task.reply_options.is_empty() {
+        let mut offered = task.reply_options.clone();
+        if task.next_for(DEFAULT_LABEL).is_some() {
+            offered.push(DEFAULT_LABEL.to_owned());
         }
-        if let Some((l, _)) = task
-            .next_tasks
+        return Some(offered);
+    }
+    (task.task_type == TaskType::Condition).then(|| {
+        task.next_tasks
+            .keys()
+            .filter(|l| *l != NONE_LABEL && *l != ERROR_LABEL)
+            .cloned()
+            .collect()
+    })
+}
+
+/// The edges a chosen label follows (§8.4): `nexttasks[label]` (case-insensitive), else
+/// `nexttasks['#default#']`; with neither the task completes with no successors.
+fn branch_label(task: &Task, label: &str) -> String {
+    if task.next_for(label).is_none() && task.next_for(DEFAULT_LABEL).is_some() {
+        DEFAULT_LABEL.to_owned()
+    } else {
+        label.to_owned()
+    }
+}
+
+/// A manual completion checked against what the task offers: the label to record for
+/// the task (conditions and Ask tasks) and the label whose edges to follow.
+///
+/// Without a label, a condition takes its first reply option or branch. A label the task
+/// does not offer is an error, unless the task is a condition with a `#default#` branch; a
+/// regular manual task has no branches and ignores the label.
+fn manual_branch(task: &Task, label: Option<&str>) -> Result<(Option<String>, String), RunError> {
+    let Some(offered) = offered_labels(task) else {
+        return Ok((None, NONE_LABEL.to_owned()));
+    };
+    let given = label.map(str::trim).filter(|l| !l.is_empty());
+    let chosen = match given {
+        Some(l) => {
+            let known = offered.iter().find(|o| o.eq_ignore_ascii_case(l));
+            // A condition's '#default#' takes any other label (GenericPolling completes its
+            // wait task with labels it has no edge for); an Ask task's replies are its options.
+            let open = offered.is_empty()
+                || (task.reply_options.is_empty() && task.next_for(DEFAULT_LABEL).is_some());
+            match known {
+                Some(k) => k.clone(),
+                None if open => l.to_owned(),
+                None => {
+                    return Err(RunError::NoSuchLabel {
+                        task: format!("{} ({})", task.id, task.name),
+                        label: l.to_owned(),
+                        known: offered.join(", "),
+                    })
+                }
+            }
+        }
+        None => offered
             .iter()
-            .find(|(l, _)| *l != DEFAULT_LABEL && *l != ERROR_LABEL && *l != NONE_LABEL)
-        {
-            return l.clone();
+            .find(|l| *l != DEFAULT_LABEL)
+            .or(offered.first())
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_LABEL.to_owned()),
+    };
+    let edges = branch_label(task, &chosen);
+    Ok((Some(chosen), edges))
+}
+
+/// Every task of `pb` and of the sub-playbooks it calls (each playbook once).
+fn tasks_in_tree<'l>(lib: &'l xsoar_content::Library, pb: &'l Playbook) -> Vec<&'l Task> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut stack = vec![pb];
+    let mut out = Vec::new();
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p.id.as_str()) {
+            continue;
         }
-        return DEFAULT_LABEL.to_owned();
+        for t in p.tasks.values() {
+            out.push(t);
+            if let TaskTarget::SubPlaybook(name) = t.target() {
+                if let Some(child) = lib.playbook(name) {
+                    stack.push(child);
+                }
+            }
+        }
     }
-    NONE_LABEL.to_owned()
+    out
+}
+
+/// Check completions given before a run: each must name a task of the playbook or of a
+/// sub-playbook it calls, and a label must be one that task offers.
+fn check_completions(
+    lib: &xsoar_content::Library,
+    pb: &Playbook,
+    completions: &[TaskCompletion],
+) -> Result<(), RunError> {
+    if completions.is_empty() {
+        return Ok(());
+    }
+    let tasks = tasks_in_tree(lib, pb);
+    for c in completions {
+        let matching: Vec<&Task> = tasks
+            .iter()
+            .copied()
+            .filter(|t| matches_task(t, &c.task))
+            .collect();
+        if matching.is_empty() {
+            return Err(RunError::NoSuchTask(c.task.clone()));
+        }
+        let mut first_error = None;
+        let accepted = matching
+            .iter()
+            .any(|t| match manual_branch(t, c.label.as_deref()) {
+                Ok(_) => true,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    false
+                }
+            });
+        if let (false, Some(e)) = (accepted, first_error) {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Complete a waiting task found anywhere in the frame tree.
@@ -1659,35 +1806,14 @@ fn complete_in_frame(
             .tasks
             .get(&id)
             .ok_or_else(|| RunError::NoSuchTask(id.clone()))?;
-        let label = choose_manual_label(task, completion.label.as_deref());
-        if label != NONE_LABEL
-            && task.next_for(&label).is_none()
-            && task.next_for(DEFAULT_LABEL).is_none()
-            && !task.next_tasks.is_empty()
-        {
-            return Err(RunError::NoSuchLabel {
-                task: completion.task.clone(),
-                label,
-                known: task
-                    .next_tasks
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
+        let (label, edges) = manual_branch(task, completion.label.as_deref())?;
         let graph = Graph::of(pb);
         if let Some(t) = frame.tasks.get_mut(&id) {
             t.state = TaskState::Completed;
             t.completed = Some(now.to_owned());
-            t.label = (task.task_type == TaskType::Condition).then(|| label.clone());
+            t.label = label;
         }
-        let effective = if task.next_for(&label).is_some() {
-            label
-        } else {
-            DEFAULT_LABEL.to_owned()
-        };
-        resolve_edges(frame, pb, &graph, task, &[effective.as_str()]);
+        resolve_edges(frame, pb, &graph, task, &[edges.as_str()]);
         return Ok(());
     }
     for t in frame.tasks.values_mut() {

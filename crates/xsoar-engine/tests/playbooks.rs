@@ -788,3 +788,142 @@ fn progress_is_reported_as_tasks_start_and_settle() {
         ["0:running", "0:completed", "1:running", "1:waiting"]
     );
 }
+
+#[test]
+fn loop_exit_runs_after_earlier_passes_pruned_it() {
+    let (run, inv, _) = check_playbook(
+        "counted_loop",
+        &["counted-loop.yml"],
+        "counted-loop",
+        incident(1),
+        RunOptions::default(),
+    );
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(inv.context["C"], json!(["x", "x", "x"]));
+    assert_eq!(run.root.tasks["2"].executions, 3);
+    assert_eq!(run.root.tasks["2"].label.as_deref(), Some("yes"));
+    assert_eq!(state_of(&run, "3"), TaskState::Completed);
+    assert_eq!(inv.context["After"], json!("yes"));
+    assert_eq!(inv.context["Joined"], json!("1"), "the join ran once");
+    assert_eq!(run.root.tasks["5"].executions, 1);
+}
+
+#[test]
+fn labels_without_edges_take_the_default_branch() {
+    let run_with = |completion: TaskCompletion| {
+        let h = harness(&["labels.yml"], None);
+        let mut inv = Investigation::new("9", incident(1));
+        let opts = RunOptions {
+            completions: vec![completion],
+            ..RunOptions::default()
+        };
+        let run =
+            futures::executor::block_on(h.engine.run_playbook(&mut inv, "labels", None, &opts));
+        (run, inv)
+    };
+    let (run, inv) = run_with(TaskCompletion {
+        task: "ask".into(),
+        label: Some("nack".into()),
+    });
+    let run = run.expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(run.root.tasks["1"].label.as_deref(), Some("B"));
+    assert_eq!(
+        inv.context["Builtin"],
+        json!("default"),
+        "builtin condition"
+    );
+    assert_eq!(run.root.tasks["4"].label.as_deref(), Some("Nack"));
+    assert_eq!(inv.context["Reply"], json!("not acked"), "Ask reply option");
+    assert_eq!(state_of(&run, "5"), TaskState::NotExecuted);
+
+    // The same through a completion after the run waits.
+    let h = harness(&["labels.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let opts = RunOptions::default();
+    let mut run =
+        futures::executor::block_on(h.engine.run_playbook(&mut inv, "labels", None, &opts))
+            .expect("runs");
+    assert_eq!(state_of(&run, "4"), TaskState::Waiting);
+    futures::executor::block_on(h.engine.complete_task(
+        &mut inv,
+        &mut run,
+        &TaskCompletion {
+            task: "4".into(),
+            label: Some("Nack".into()),
+        },
+        &opts,
+    ))
+    .expect("Nack is offered");
+    assert_eq!(inv.context["Reply"], json!("not acked"));
+
+    // A label the task does not offer, and a task that is not there, are refused up front.
+    let (bad, _) = run_with(TaskCompletion {
+        task: "Ask".into(),
+        label: Some("Maybe".into()),
+    });
+    assert_eq!(
+        bad.map(|_| ()).map_err(|e| e.to_string()),
+        Err("task 4 (Ask) does not offer 'Maybe' (it offers: Ack, Nack, #default#)".into())
+    );
+    let (missing, _) = run_with(TaskCompletion {
+        task: "nosuchtask".into(),
+        label: None,
+    });
+    assert!(
+        matches!(missing, Err(xsoar_engine::RunError::NoSuchTask(ref t)) if t == "nosuchtask"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn skipped_tasks_write_no_error_entry() {
+    let (run, inv, _) = check_playbook(
+        "skipped",
+        &["skipped.yml"],
+        "skipped",
+        incident(1),
+        RunOptions::default(),
+    );
+    assert_eq!(run.state, RunState::Completed);
+    for id in ["1", "3", "5", "7"] {
+        assert_eq!(state_of(&run, id), TaskState::Skipped, "task {id}");
+        assert!(run.root.tasks[id].entries.is_empty(), "task {id}");
+        assert!(run.root.tasks[id].error.is_some(), "task {id} keeps why");
+    }
+    assert_eq!(inv.context["Clear"], json!("yes"));
+    assert_eq!(inv.context.get("SawError"), None);
+    assert!(
+        inv.entries.iter().all(|e| !e.is_error()),
+        "{:?}",
+        inv.entries
+    );
+}
+
+#[test]
+fn recursion_is_reported_once_with_its_depth() {
+    let h = harness(&["recursive.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let opts = RunOptions::default();
+    let run =
+        futures::executor::block_on(h.engine.run_playbook(&mut inv, "recursive", None, &opts))
+            .expect("runs");
+    assert_eq!(run.state, RunState::Failed);
+    let error = run.root.tasks["1"].error.clone().unwrap_or_default();
+    assert_eq!(
+        error,
+        "sub-playbook 'recursive' failed: task 1 (me again) of 'recursive' (19 sub-playbook levels down): \
+         sub-playbooks nested more than 20 deep (does 'recursive' call itself?)"
+    );
+    let all: usize = run
+        .root
+        .walk()
+        .iter()
+        .filter_map(|(_, t)| t.error.as_ref())
+        .map(String::len)
+        .sum();
+    assert!(
+        all < 21 * 250,
+        "every level's message stays short: {all} bytes"
+    );
+}

@@ -41,13 +41,16 @@ pub enum Live {
     Allow(Vec<String>),
     /// Every command without a mock runs for real, and every real execution is recorded.
     Record,
+    /// Every command without a mock runs on the configured instances, nothing is recorded:
+    /// an ordinary run that only wants GenericPolling performed natively (`playbook run`).
+    All,
 }
 
 impl Live {
     fn allows(&self, call: &HookCall<'_>, instances: &[(String, String)]) -> bool {
         match self {
             Live::Off => false,
-            Live::Record => true,
+            Live::Record | Live::All => true,
             Live::Allow(names) => call.brand.is_some_and(|brand| {
                 names.iter().any(|n| {
                     n.eq_ignore_ascii_case(brand)
@@ -141,6 +144,19 @@ impl TestHook {
                 ..State::default()
             }),
         }
+    }
+
+    /// A hook for an ordinary run of `playbook` (id, name): no mocks, every command runs on
+    /// the configured instances, and GenericPolling's scripts run natively. Bind it to the
+    /// engine, install it, and after the run call [`crate::polling::drive`].
+    pub fn native_polling(playbook_id: &str, playbook_name: &str) -> Self {
+        Self::new(
+            Arc::new(MockSet::new()),
+            playbook_id,
+            playbook_name,
+            Live::All,
+            Vec::new(),
+        )
     }
 
     /// Give the hook its engine (for `RunPollingCommand` and latencies). A weak reference:
@@ -337,7 +353,20 @@ impl CommandHook for TestHook {
         })
     }
 
+    fn instance_label(&self, call: &HookCall<'_>) -> &'static str {
+        let native = matches!(call.command, "RunPollingCommand" | "ScheduleGenericPolling")
+            && !self.mocks.mocks().iter().any(|m| m.command == call.command);
+        if native {
+            "native"
+        } else {
+            "mock"
+        }
+    }
+
     fn record(&self, call: &HookCall<'_>, output: &[CommandResult]) {
+        if self.live == Live::All {
+            return;
+        }
         self.state().recorded.push(RecordedCall {
             brand: call.brand.map(str::to_owned),
             command: call.command.to_owned(),

@@ -1,4 +1,4 @@
-//! GenericPolling on the virtual clock.
+//! GenericPolling performed natively (on the engine clock; virtual in test runs).
 //!
 //! In XSOAR, `ScheduleGenericPolling` schedules `GenericPollingScheduledTask` every
 //! `interval` minutes; each run reads the pending ids with the `dt` expression in the
@@ -7,8 +7,9 @@
 //! waiting task tagged `polling` with `YES`. A failure inside the scheduled task completes
 //! it with `NO`.
 //!
-//! The runner does the same once the playbook waits: it jumps the run's virtual clock to the
-//! next due poll, so a suite of polling playbooks takes milliseconds. Polls run with the
+//! The runner does the same once the playbook waits: it waits on the engine's clock for the
+//! next due poll (a virtual clock jumps there at once, so a suite of polling playbooks takes
+//! milliseconds). Polls run with the
 //! scheduling sub-playbook's view (its private context, its inputs) and write there, as the
 //! `playbookId` argument makes XSOAR do.
 
@@ -20,7 +21,7 @@ use xsoar_context::Scope;
 use xsoar_engine::playbook::{Frame, PlaybookRun};
 use xsoar_engine::{
     ArgInput, Engine, ExecScope, Investigation, Invocation, RunOptions, RunState, TaskCompletion,
-    TaskState, TaskTag, VirtualClock,
+    TaskState, TaskTag,
 };
 
 /// Upper bound on poll ticks in one run (a safety net; timeouts end polls long before).
@@ -45,9 +46,11 @@ enum Tick {
 
 /// Drive a waiting run through its scheduled polls until it completes, fails, or waits on
 /// something that is not a poll. Returns notes for the report.
-pub(crate) async fn drive(
+///
+/// Waits for the next poll go through the engine's clock: instant on a virtual clock, real
+/// minutes on the system clock (as on a server).
+pub async fn drive(
     engine: &Arc<Engine>,
-    clock: &VirtualClock,
     hook: &crate::hook::TestHook,
     inv: &mut Investigation,
     run: &mut PlaybookRun,
@@ -95,7 +98,7 @@ pub(crate) async fn drive(
             let now = clock_now(engine);
             if active[idx].next_due > now {
                 if let Ok(d) = active[idx].next_due.duration_since(now) {
-                    clock.advance(d);
+                    engine.clock().sleep(d).await;
                 }
             }
             let a = &mut active[idx];
@@ -269,6 +272,7 @@ async fn tick(
                 task_name: tname.clone(),
                 playbook_id: pid.clone(),
                 playbook_name: pname.clone(),
+                skip_unavailable: false,
             }),
     };
     let invocation = Invocation {

@@ -246,7 +246,7 @@ fn build_engine(
             continue;
         }
         let live_brand = match live {
-            Live::Record => true,
+            Live::Record | Live::All => true,
             Live::Allow(names) => names.iter().any(|n| n.eq_ignore_ascii_case(&brand)),
             Live::Off => false,
         };
@@ -325,7 +325,7 @@ async fn run_case(
         Ok(run) => run,
         Err(e) => return TestResult::broken(&case, e.to_string()),
     };
-    let notes = crate::polling::drive(&engine, &clock, &hook, &mut inv, &mut run, &opts)
+    let notes = crate::polling::drive(&engine, &hook, &mut inv, &mut run, &opts)
         .instrument(span)
         .await;
     let lib = engine.library();
