@@ -906,3 +906,17 @@ fn playbook_run_reports_recursion_once() {
     assert!(errors[1].contains("nested more than 20 deep"), "{out}");
     assert!(out.len() < 8_000, "{} bytes", out.len());
 }
+
+/// The project's paging playbook completes on an incident without teams (as demisto-sdk's
+/// `run-playbook` creates one): nothing to remember is not an error.
+#[test]
+fn paging_playbook_completes_without_teams() {
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        "SIGNL4 Page On-Call Teams",
+        "--virtual-clock",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("— completed"), "{out}");
+}
