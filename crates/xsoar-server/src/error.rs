@@ -110,6 +110,18 @@ impl From<xsoar_store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::fields::FieldError> for ApiError {
+    fn from(e: crate::fields::FieldError) -> Self {
+        ApiError::bad_request("Invalid incident field", e.to_string())
+    }
+}
+
+impl From<crate::fields::DateError> for ApiError {
+    fn from(e: crate::fields::DateError) -> Self {
+        ApiError::bad_request("Invalid date", e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({

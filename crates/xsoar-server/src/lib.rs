@@ -16,6 +16,7 @@ mod api;
 mod body;
 mod console;
 mod error;
+mod fields;
 mod source;
 mod state;
 pub mod views;
