@@ -1348,3 +1348,82 @@ async fn instance_bodies_are_checked_and_undeclared_parameters_never_shown() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["enabled"], "true");
 }
+
+/// Unknown paths and wrong methods get JSON errors naming the request, with or without the
+/// console behind the API; page loads and the console's own paths still reach the console.
+#[tokio::test]
+async fn unknown_paths_and_methods_are_json_errors() {
+    let h = harness().await;
+    let console = xsoar_server::router_with_console(h.state.clone(), vec![KEY.to_owned()]);
+    let send = |app: axum::Router, method: Method, path: &str, key: bool| {
+        let mut req = Request::builder().method(method).uri(path);
+        if key {
+            req = req
+                .header(header::AUTHORIZATION, KEY)
+                .header(header::CONTENT_TYPE, "application/json");
+        }
+        let req = req.body(Body::from("{}")).expect("request");
+        async move {
+            let res = app.oneshot(req).await.expect("response");
+            let status = res.status();
+            let ct = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (status, ct, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    for app in [h.app.clone(), console.clone()] {
+        for (method, path, key) in [
+            (Method::POST, "/incidents/searchx", true),
+            (Method::PUT, "/nosuch", true),
+            (Method::PUT, "/nosuch", false),
+            (Method::GET, "/settings/nosuch", true),
+            (Method::POST, "/xsoar/incidents/searchx", true),
+        ] {
+            let (status, ct, body) = send(app.clone(), method.clone(), path, key).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+            assert!(ct.starts_with("application/json"), "{method} {path}: {ct}");
+            let v: Value = serde_json::from_str(&body).expect("json");
+            assert_eq!(v["status"], 404);
+            let detail = v["detail"].as_str().unwrap_or_default();
+            assert!(
+                detail.contains(method.as_str()) && detail.contains(path),
+                "{body}"
+            );
+        }
+        for (method, path) in [
+            (Method::POST, "/contentpacks/metadata/installed"),
+            (Method::GET, "/incidents/search"),
+            (Method::DELETE, "/xsoar/about"),
+        ] {
+            let (status, ct, body) = send(app.clone(), method.clone(), path, true).await;
+            assert_eq!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {body}"
+            );
+            assert!(ct.starts_with("application/json"), "{ct}");
+            let v: Value = serde_json::from_str(&body).expect("json");
+            assert_eq!(v["status"], 405);
+            assert!(
+                v["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(method.as_str())),
+                "{body}"
+            );
+        }
+    }
+    // A browser loading an unknown page gets the console's page; the console keeps its paths.
+    let (status, ct, _) = send(console.clone(), Method::GET, "/nosuch-page", false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let (status, _, body) = send(console.clone(), Method::POST, "/console/login", false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("X-Requested-With"), "{body}");
+}
