@@ -311,7 +311,9 @@ impl From<ParamError> for ConsoleError {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// What kind of JSON value `v` is ("a string", "an object", ...), for messages that must not
+/// show the value itself.
+pub fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

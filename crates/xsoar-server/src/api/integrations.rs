@@ -17,7 +17,7 @@ use crate::views;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use xsoar_console::instances::{check_param, check_required, ParamError};
+use xsoar_console::instances::{check_param, check_required, kind_of, ParamError};
 use xsoar_content::{Integration, Library};
 use xsoar_engine::InstanceSpec;
 use xsoar_store::StoredInstance;
@@ -189,17 +189,6 @@ pub async fn search(
         "engines": {"total": 0, "engines": []},
         "health": {},
     }))
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn invalid_param(e: ParamError) -> ApiError {
