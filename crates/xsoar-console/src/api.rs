@@ -13,7 +13,7 @@ use crate::catalog::catalog;
 use crate::instances::{self, InstanceInput};
 use crate::playbooks::{self, run_view, RunView};
 use crate::render::{entry_seq, entry_view, EntryView};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
@@ -50,6 +51,35 @@ impl IntoResponse for ConsoleError {
 }
 
 type ApiResult<T> = Result<Json<T>, ConsoleError>;
+
+/// A JSON request body. A body that is not JSON or lacks a field is answered in the API's error
+/// shape (`{"error": ...}`, 400; 413 when too large) rather than as plain text.
+pub(crate) struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => {
+                let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                Err(json_error(
+                    status,
+                    &format!("invalid request body: {}", rejection.body_text()),
+                ))
+            }
+        }
+    }
+}
 
 /// The API routes (state still to be supplied).
 pub(crate) fn routes() -> Router<Api> {
@@ -121,8 +151,17 @@ async fn list(State(api): State<Api>) -> ApiResult<Vec<InvestigationSummary>> {
 
 async fn create(
     State(api): State<Api>,
-    Json(new): Json<NewIncident>,
+    Body(new): Body<NewIncident>,
 ) -> Result<(StatusCode, Json<InvestigationSummary>), ConsoleError> {
+    if new.name.trim().is_empty() {
+        return Err(ConsoleError::BadRequest("an incident needs a name".into()));
+    }
+    if !(0..=4).contains(&new.severity) {
+        return Err(ConsoleError::BadRequest(format!(
+            "severity {} is not one of 0 (unknown), 1 (low), 2 (medium), 3 (high), 4 (critical)",
+            new.severity
+        )));
+    }
     let backend = api.backend.clone();
     let created = detached(async move { backend.create_incident(new).await }).await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -185,7 +224,7 @@ struct ExecuteView {
 async fn execute(
     State(api): State<Api>,
     Path(id): Path<String>,
-    Json(line): Json<Line>,
+    Body(line): Body<Line>,
 ) -> ApiResult<ExecuteView> {
     let id = resolve(api.backend.as_ref(), &id).await?;
     let backend = api.backend.clone();
@@ -280,7 +319,7 @@ struct StartRun {
 async fn start_run(
     State(api): State<Api>,
     Path(id): Path<String>,
-    Json(start): Json<StartRun>,
+    Body(start): Body<StartRun>,
 ) -> ApiResult<RunView> {
     let id = resolve(api.backend.as_ref(), &id).await?;
     let backend = api.backend.clone();
@@ -295,12 +334,53 @@ async fn start_run(
     Ok(Json(run_view(&inv, run)))
 }
 
+/// A label the waiting task `completion.task` (id, tag or name) does not offer is a 400
+/// (unknown tasks and tasks that do not wait are left to the backend: 404 / 409).
+async fn check_label(
+    backend: &dyn ConsoleBackend,
+    id: &str,
+    completion: &TaskCompletion,
+) -> Result<(), ConsoleError> {
+    let Some(label) = completion.label.as_deref().filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let Some(run) = backend.playbook_run(id).await? else {
+        return Ok(());
+    };
+    let lib = backend.engine().library();
+    let wanted = completion.task.as_str();
+    let waiting = run.root.walk().into_iter().find_map(|(frame, t)| {
+        if t.state != xsoar_engine::TaskState::Waiting {
+            return None;
+        }
+        let def = lib.playbook(&frame.playbook_id)?.tasks.get(&t.id)?;
+        (t.id == wanted || def.name == wanted || def.tags.iter().any(|g| g == wanted))
+            .then_some(def)
+    });
+    let Some(task) = waiting else {
+        return Ok(());
+    };
+    let offered = playbooks::offered_labels(task);
+    if offered.iter().any(|l| l == label) {
+        return Ok(());
+    }
+    Err(ConsoleError::BadRequest(if offered.is_empty() {
+        format!("task '{wanted}' takes no label; complete it without one (got '{label}')")
+    } else {
+        format!(
+            "task '{wanted}' offers no label '{label}' (labels: {})",
+            offered.join(", ")
+        )
+    }))
+}
+
 async fn complete(
     State(api): State<Api>,
     Path(id): Path<String>,
-    Json(completion): Json<TaskCompletion>,
+    Body(completion): Body<TaskCompletion>,
 ) -> ApiResult<RunView> {
     let id = resolve(api.backend.as_ref(), &id).await?;
+    check_label(api.backend.as_ref(), &id, &completion).await?;
     let backend = api.backend.clone();
     let run_id = id.clone();
     let run = detached(async move { backend.complete_task(&run_id, completion).await }).await?;
@@ -347,7 +427,7 @@ async fn save(
 
 async fn instance_add(
     State(api): State<Api>,
-    Json(input): Json<InstanceInput>,
+    Body(input): Body<InstanceInput>,
 ) -> ApiResult<Vec<instances::InstanceView>> {
     let specs = instances::add(&api.backend.engine(), &input)?;
     save(&api, specs).await
@@ -356,7 +436,7 @@ async fn instance_add(
 async fn instance_edit(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Json(input): Json<InstanceInput>,
+    Body(input): Body<InstanceInput>,
 ) -> ApiResult<Vec<instances::InstanceView>> {
     let specs = instances::edit(&api.backend.engine(), &name, &input)?;
     save(&api, specs).await
@@ -370,7 +450,7 @@ struct Enabled {
 async fn instance_enable(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Json(enabled): Json<Enabled>,
+    Body(enabled): Body<Enabled>,
 ) -> ApiResult<Vec<instances::InstanceView>> {
     let input = InstanceInput {
         name: None,
@@ -411,7 +491,7 @@ pub(crate) struct Login {
 }
 
 /// `POST /console/login`: exchange the API key for a session cookie.
-pub(crate) async fn login(State(api): State<Api>, Json(login): Json<Login>) -> Response {
+pub(crate) async fn login(State(api): State<Api>, Body(login): Body<Login>) -> Response {
     if !api.guard.auth.is_required() {
         return StatusCode::NO_CONTENT.into_response();
     }

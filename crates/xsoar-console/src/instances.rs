@@ -279,8 +279,138 @@ fn valid_name(name: &str) -> Result<String, ConsoleError> {
     Ok(name.to_owned())
 }
 
+/// Why an instance parameter is refused. Messages never contain a secret parameter's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// The integration does not declare the parameter.
+    #[error("integration {integration} has no parameter '{name}'")]
+    Unknown {
+        /// The integration.
+        integration: String,
+        /// The parameter.
+        name: String,
+    },
+    /// The value does not fit the parameter's type.
+    #[error("parameter '{name}' {expected}; got {got}")]
+    WrongType {
+        /// The parameter.
+        name: String,
+        /// What it takes.
+        expected: &'static str,
+        /// The value sent (JSON), or only its kind for a secret parameter.
+        got: String,
+    },
+    /// A required parameter has no value and no default.
+    #[error("parameter '{0}' is required")]
+    Required(String),
+}
+
+impl From<ParamError> for ConsoleError {
+    fn from(e: ParamError) -> Self {
+        ConsoleError::BadRequest(e.to_string())
+    }
+}
+
+/// What kind of JSON value `v` is ("a string", "an object", ...), for messages that must not
+/// show the value itself.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether `v` fits a parameter of XSOAR type `param_type`: text types take text (numbers and
+/// booleans too, as configuration files carry them), 8 a boolean or `"true"`/`"false"`, 9
+/// credentials (`{identifier, password}` of strings, or the password alone), 16 a list of
+/// strings or one string. `""` fits every type (it means "empty"). `None` if it fits, else
+/// what the type takes.
+fn type_problem(param_type: i64, v: &Value) -> Option<&'static str> {
+    let scalar_text = |x: &Value| matches!(x, Value::String(_) | Value::Number(_) | Value::Bool(_));
+    let fits = match (param_type, v) {
+        (_, Value::String(s)) if s.is_empty() => true,
+        (8, Value::Bool(_)) => true,
+        (8, Value::String(s)) => s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false"),
+        (8, _) => false,
+        (9, Value::String(_)) => true,
+        (9, Value::Object(o)) => o.iter().all(|(k, x)| match k.as_str() {
+            "identifier" | "password" | "credential" => x.is_null() || x.is_string(),
+            "passwordChanged" => x.is_null() || x.is_boolean(),
+            _ => true,
+        }),
+        (9, _) => false,
+        (16, Value::Array(items)) => items.iter().all(scalar_text),
+        (16, x) => scalar_text(x),
+        (0 | 4 | 12 | 13 | 14 | 15, x) => scalar_text(x),
+        _ => true,
+    };
+    if fits {
+        return None;
+    }
+    Some(match param_type {
+        8 => "takes true or false",
+        9 => "takes credentials: {\"identifier\": string, \"password\": string}",
+        16 => "takes a list of strings",
+        _ => "takes text",
+    })
+}
+
+/// The declaration of parameter `name` of `integration`, if `value` (not null) fits it.
+pub fn check_param<'a>(
+    integration: &'a Integration,
+    name: &str,
+    value: &Value,
+) -> Result<&'a Param, ParamError> {
+    let def = integration
+        .params
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ParamError::Unknown {
+            integration: integration.name.clone(),
+            name: name.to_owned(),
+        })?;
+    if let Some(expected) = type_problem(def.param_type, value) {
+        let got = if def.is_secret() {
+            kind_of(value).to_owned()
+        } else {
+            let shown = value.to_string();
+            match shown.char_indices().nth(120) {
+                Some((cut, _)) => format!("{}…", &shown[..cut]),
+                None => shown,
+            }
+        };
+        return Err(ParamError::WrongType {
+            name: name.to_owned(),
+            expected,
+            got,
+        });
+    }
+    Ok(def)
+}
+
+/// Every required parameter of `integration` has a value in `params` or a default.
+pub fn check_required(
+    integration: &Integration,
+    params: &Map<String, Value>,
+) -> Result<(), ParamError> {
+    for p in integration.params.iter().filter(|p| p.required) {
+        let given = params.get(&p.name).is_some_and(is_set);
+        if !given && p.default_value.is_none() {
+            return Err(ParamError::Required(
+                p.display.clone().unwrap_or_else(|| p.name.clone()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Merge submitted parameters into stored ones: non-secret values replace, secrets replace only
-/// when a new value is given, `clear` removes secrets, undeclared parameters are refused.
+/// when a new value is given, `clear` removes secrets, undeclared parameters and values of the
+/// wrong type are refused.
 fn merge_params(
     integration: &Integration,
     stored: &Map<String, Value>,
@@ -288,18 +418,22 @@ fn merge_params(
 ) -> Result<Map<String, Value>, ConsoleError> {
     let mut params = stored.clone();
     for (k, v) in &input.params {
-        let Some(def) = integration.params.iter().find(|p| &p.name == k) else {
-            return Err(ConsoleError::BadRequest(format!(
-                "integration {} has no parameter '{k}'",
-                integration.name
-            )));
-        };
+        if v.is_null() {
+            check_param(integration, k, &Value::String(String::new()))?;
+            if !integration
+                .params
+                .iter()
+                .any(|p| &p.name == k && p.is_secret())
+            {
+                params.remove(k);
+            }
+            continue;
+        }
+        let def = check_param(integration, k, v)?;
         if def.is_secret() {
             if is_set(v) {
                 params.insert(k.clone(), secret_value(def, v));
             }
-        } else if v.is_null() {
-            params.remove(k);
         } else {
             params.insert(k.clone(), v.clone());
         }
@@ -307,15 +441,7 @@ fn merge_params(
     for k in &input.clear {
         params.remove(k);
     }
-    for p in integration.params.iter().filter(|p| p.required) {
-        let given = params.get(&p.name).is_some_and(is_set);
-        if !given && p.default_value.is_none() {
-            return Err(ConsoleError::BadRequest(format!(
-                "parameter '{}' is required",
-                p.display.as_deref().unwrap_or(&p.name)
-            )));
-        }
-    }
+    check_required(integration, &params)?;
     Ok(params)
 }
 

@@ -7,7 +7,7 @@
 use crate::render::{entry_view, EntryView};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use xsoar_content::{Playbook, TaskTarget, TaskType};
+use xsoar_content::{Playbook, Task, TaskTarget, TaskType};
 use xsoar_engine::playbook::{describe_arg, ERROR_LABEL, NONE_LABEL};
 use xsoar_engine::{CompactString, Investigation, PlaybookRun};
 
@@ -182,17 +182,7 @@ pub fn graph(pb: &Playbook) -> PlaybookGraph {
             TaskType::Regular => matches!(target, TaskTarget::Manual),
             _ => false,
         };
-        let labels: Vec<String> = if !t.reply_options.is_empty() {
-            t.reply_options.clone()
-        } else if t.task_type == TaskType::Condition {
-            t.next_tasks
-                .keys()
-                .filter(|l| l.as_str() != ERROR_LABEL && l.as_str() != NONE_LABEL)
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let labels = offered_labels(t);
         let target_text = match target {
             TaskTarget::SubPlaybook(p) => p.to_owned(),
             TaskTarget::Command { brand, command } => match brand {
@@ -282,5 +272,21 @@ pub fn run_view(inv: &Investigation, run: PlaybookRun) -> RunView {
         investigation_id: inv.id.clone(),
         run,
         entries,
+    }
+}
+
+/// The labels a person can choose when completing `t`: its reply options (ask tasks), a
+/// condition's branches, none for other tasks.
+pub fn offered_labels(t: &Task) -> Vec<String> {
+    if !t.reply_options.is_empty() {
+        t.reply_options.clone()
+    } else if t.task_type == TaskType::Condition {
+        t.next_tasks
+            .keys()
+            .filter(|l| l.as_str() != ERROR_LABEL && l.as_str() != NONE_LABEL)
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
     }
 }

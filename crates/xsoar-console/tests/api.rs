@@ -744,6 +744,17 @@ async fn playbook_runs_waits_and_completes_from_the_api() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // A label the waiting task does not offer is a bad request, and completes nothing.
+    let r = post(
+        &app,
+        &format!("/console/api/investigations/{id}/run/complete"),
+        json!({"task": "3", "label": "nosuch"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("nosuch")));
 
     let r = post(
         &app,
@@ -827,4 +838,82 @@ async fn task_progress_streams_while_a_run_goes_on() {
             "3:Waiting"
         ]
     );
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_values_are_json_400s() {
+    let (_w, app) = open_console().await;
+    let bad = |r: &Reply, mentions: &str| {
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        let error = r.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.contains(mentions), "'{mentions}' not in {error}");
+    };
+    let r = post(
+        &app,
+        "/console/api/investigations/playground/execute",
+        json!({}),
+    )
+    .await;
+    bad(&r, "line");
+    let r = post(&app, "/console/login", json!({})).await;
+    bad(&r, "key");
+    let r = call(
+        &app,
+        Method::POST,
+        "/console/api/investigations",
+        None,
+        &[CSRF, ("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.json()["error"].is_string());
+    let r = post(
+        &app,
+        "/console/api/investigations",
+        json!({"name": "x", "severity": "high"}),
+    )
+    .await;
+    bad(&r, "severity");
+
+    let r = post(&app, "/console/api/investigations", json!({"name": "  "})).await;
+    bad(&r, "name");
+    let r = post(
+        &app,
+        "/console/api/investigations",
+        json!({"name": "x", "severity": 99}),
+    )
+    .await;
+    bad(&r, "99");
+    let list = get(&app, "/console/api/investigations").await.json();
+    assert!(list
+        .as_array()
+        .is_some_and(|l| l.iter().all(|i| i["kind"] == "playground")));
+
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("/console/api/instances/{SIM_INSTANCE}"),
+        Some(json!({"params": {"proxy": "notbool"}})),
+        &[CSRF],
+    )
+    .await;
+    bad(&r, "notbool");
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("/console/api/instances/{SIM_INSTANCE}"),
+        Some(json!({"params": {"secret": {"password": 5}}})),
+        &[CSRF],
+    )
+    .await;
+    bad(&r, "parameter 'secret' takes credentials");
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("/console/api/instances/{SIM_INSTANCE}"),
+        Some(json!({"params": {"proxy": "true"}})),
+        &[CSRF],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }

@@ -113,9 +113,12 @@ fn api_key(
     }
 }
 
+/// Create the data directory owner-only (0700 on Unix), tightening an existing looser one:
+/// it holds the key and the database with instance secrets.
 fn create_data_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+    xsoar_store::prepare_data_dir(dir)
+        .with_context(|| format!("cannot prepare the data directory {}", dir.display()))?;
+    Ok(())
 }
 
 async fn resolve(bind: &str) -> Result<SocketAddr> {
@@ -299,22 +302,22 @@ mod tests {
 
     #[test]
     fn a_key_is_generated_once_and_then_read_back() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (first, source) = api_key(&args(dir.path(), false), local(), None).expect("key");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let dir = data.as_path();
+        let (first, source) = api_key(&args(dir, false), local(), None).expect("key");
         assert!(matches!(source, KeySource::Generated(Some(_))));
         assert_eq!(first.len(), 64);
         assert!(first.chars().all(|c| c.is_ascii_hexdigit()));
-        let (again, source) = api_key(&args(dir.path(), false), local(), None).expect("key");
+        let (again, source) = api_key(&args(dir, false), local(), None).expect("key");
         assert_eq!(again, first);
         assert!(matches!(source, KeySource::Stored(_)));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-                .expect("key file")
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode();
+            assert_eq!(mode(&dir.join(KEY_FILE)) & 0o777, 0o600);
+            assert_eq!(mode(dir) & 0o777, 0o700, "the data directory is owner-only");
         }
     }
 

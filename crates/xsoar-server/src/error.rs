@@ -45,6 +45,16 @@ impl ApiError {
         }
     }
 
+    /// A 405 (the path exists, the method does not).
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            id: "method_not_allowed",
+            title: "Method not allowed".into(),
+            detail: detail.into(),
+        }
+    }
+
     /// A 409 (the thing is busy or in the wrong state).
     pub fn conflict(title: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
@@ -107,6 +117,18 @@ impl From<xsoar_store::StoreError> for ApiError {
             ),
             other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<crate::fields::FieldError> for ApiError {
+    fn from(e: crate::fields::FieldError) -> Self {
+        ApiError::bad_request("Invalid incident field", e.to_string())
+    }
+}
+
+impl From<crate::fields::DateError> for ApiError {
+    fn from(e: crate::fields::DateError) -> Self {
+        ApiError::bad_request("Invalid date", e.to_string())
     }
 }
 

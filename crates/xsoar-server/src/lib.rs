@@ -16,6 +16,7 @@ mod api;
 mod body;
 mod console;
 mod error;
+mod fields;
 mod source;
 mod state;
 pub mod views;
@@ -23,13 +24,14 @@ pub mod views;
 pub use error::ApiError;
 pub use state::{AppState, ReloadFn, ReloadOutcome, ServerConfig, StartError};
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::extract::{DefaultBodyLimit, OriginalUri};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -135,6 +137,7 @@ fn api_routes() -> Router<AppState> {
         .route("/content/reload", post(api::content::reload))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(uploads)
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 /// The application: the API (authenticated, also under `/xsoar` and `/xsoar/public/v1`) and
@@ -143,9 +146,11 @@ pub fn router(state: AppState) -> Router {
     router_with(state, Router::new().route("/", get(index)))
 }
 
-/// The REST API with the web console behind it: API paths first, every other path (`/`,
-/// the pages, the console's own API under `/console/`) goes to the console, which serves its
-/// pages to anyone and its API only to a session opened with the server's API key.
+/// The REST API with the web console behind it: API paths first; the console's paths
+/// (`/console/...`, `/assets/...`) and page loads (GET without an API key) go to the console,
+/// which serves its pages to anyone and its API only to a session opened with the server's
+/// API key. Any other unknown path is a REST client's mistake: a JSON 404 naming it (a known
+/// path with a wrong method: a JSON 405).
 pub fn router_with_console(state: AppState, api_keys: Vec<String>) -> Router {
     let console = xsoar_console::router(
         Arc::new(state.clone()),
@@ -181,7 +186,16 @@ fn build(state: AppState, extra: Router, console: Option<Router>) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     let app = match console {
-        Some(c) => app.fallback_service(c),
+        Some(console) => app.fallback(move |req: Request<axum::body::Body>| {
+            let console = console.clone();
+            async move {
+                if for_console(&req) {
+                    console.oneshot(req).await.into_response()
+                } else {
+                    not_found(req.method().clone(), OriginalUri(req.uri().clone())).await
+                }
+            }
+        }),
         None => app.fallback(not_found),
     };
     app.layer(
@@ -218,6 +232,33 @@ async fn index() -> Html<&'static str> {
     )
 }
 
-async fn not_found() -> Response {
-    ApiError::not_found("Not found", "no such API endpoint").into_response()
+/// Whether a request no API route matched is the console's: its own paths, and page loads
+/// (GET/HEAD without an API key, so a browser gets the console's page). Anything else (an API
+/// key, a state-changing method) is a REST client that used a wrong path.
+fn for_console(req: &Request<axum::body::Body>) -> bool {
+    let path = req.uri().path();
+    if path == "/console"
+        || path.starts_with("/console/")
+        || path.starts_with("/assets/")
+        || path == "/favicon.ico"
+    {
+        return true;
+    }
+    matches!(*req.method(), Method::GET | Method::HEAD)
+        && !req
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION)
+}
+
+async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    ApiError::not_found(
+        "Not found",
+        format!("no API endpoint {method} {}", uri.path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    ApiError::method_not_allowed(format!("{} does not take {method} requests", uri.path()))
+        .into_response()
 }

@@ -613,10 +613,11 @@ impl AppState {
         &self,
         fields: Map<String, Value>,
     ) -> Result<Arc<InvSlot>, ApiError> {
+        let mut data = fields;
+        crate::fields::check_incident(&mut data)?;
         let seq = self.shared.next_incident.fetch_add(1, Ordering::SeqCst);
         let id = seq.to_string();
         let now = self.now();
-        let mut data = fields;
         data.insert("id".into(), Value::String(id.clone()));
         data.insert("investigationId".into(), Value::String(id.clone()));
         data.insert("created".into(), Value::String(now.clone()));

@@ -28,10 +28,12 @@ const DATE_KEYS: &[&str] = &[
     "completedDate",
 ];
 
-/// A usable datetime: a non-empty string, else the zero time.
+/// A usable datetime: an RFC 3339 string, else the zero time.
 pub fn date(v: Option<&Value>) -> Value {
     match v {
-        Some(Value::String(s)) if !s.trim().is_empty() => Value::String(s.clone()),
+        Some(Value::String(s)) if crate::fields::parse_rfc3339(s).is_some() => {
+            Value::String(s.clone())
+        }
         _ => Value::String(ZERO_TIME.into()),
     }
 }
@@ -40,7 +42,8 @@ fn fix_dates(obj: &mut Map<String, Value>) {
     for k in DATE_KEYS {
         let bad = match obj.get(*k) {
             None | Some(Value::Null) => false,
-            Some(Value::String(s)) => s.trim().is_empty(),
+            // Unparseable text (stored before dates were checked) would break every search.
+            Some(Value::String(s)) => crate::fields::parse_rfc3339(s).is_none(),
             Some(_) => true,
         };
         if bad {
@@ -606,14 +609,18 @@ mod tests {
 
     #[test]
     fn incident_dates_are_never_empty_strings_or_numbers() {
-        let v =
-            incident(&json!({"id": 5, "name": "x", "occurred": "", "closed": 12, "dueDate": null}));
+        let v = incident(
+            &json!({"id": 5, "name": "x", "occurred": "", "closed": 12, "dueDate": null,
+                "reminder": "notadate", "modified": "2025-11-29T07:00:00.123456789Z"}),
+        );
         assert_eq!(v["id"], "5");
         assert_eq!(v["investigationId"], "5");
         assert_eq!(v["occurred"], ZERO_TIME);
         assert_eq!(v["closed"], ZERO_TIME);
         assert_eq!(v["dueDate"], Value::Null);
         assert_eq!(v["created"], ZERO_TIME);
+        assert_eq!(v["reminder"], ZERO_TIME);
+        assert_eq!(v["modified"], "2025-11-29T07:00:00.123456789Z");
         assert_eq!(v["rawName"], "x");
         assert_eq!(v["CustomFields"], json!({}));
     }

@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{Api, Reply, COMPLETING, KEY, SIGNL4_YML, SIM_SECRET};
+use common::{Api, Reply, COMPLETING, KEY, SECRET, SIGNL4_YML, SIM_SECRET};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -1238,4 +1238,192 @@ async fn console_shares_the_servers_investigations() {
         .await
         .expect("list");
     assert!(list.iter().any(|s| s.id == playground && s.entries >= 4));
+}
+
+#[tokio::test]
+async fn instance_bodies_are_checked_and_undeclared_parameters_never_shown() {
+    let sim = simulator().await;
+    let mut configured = sim_spec(&sim.url());
+    configured.name = "configured".into();
+    configured.simulated = false;
+    configured
+        .params
+        .insert("region".into(), json!("eu-undeclared-value"));
+    let mut config = ServerConfig::with_key(KEY);
+    config.base_instances = vec![configured];
+    let (store, _) = Store::open_in_memory().expect("store");
+    let h = common::server(engine(), store, config).await;
+
+    let listed = h.post("/settings/integration/search", json!({})).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(
+        !listed.text().contains("eu-undeclared-value") && !listed.text().contains("region"),
+        "{}",
+        listed.text()
+    );
+
+    let put = |extra: Value| {
+        let mut body =
+            json!({"brand": "SIGNL4", "name": "checked", "enabled": "false", "version": 0});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        body
+    };
+    let secret = |v: Value| json!({"name": "secret", "value": v});
+    let cases = [
+        (put(json!({"data": "str"})), "'data' is a string"),
+        (put(json!({"data": [5]})), "data[0] is a number"),
+        (
+            put(json!({"data": [{"value": "x"}]})),
+            "data[0] has no 'name'",
+        ),
+        (
+            put(json!({"data": [{"name": "nosuch", "value": "x"}]})),
+            "no parameter 'nosuch'",
+        ),
+        (
+            put(json!({"data": [secret(json!({"password": 5}))]})),
+            "parameter 'secret' takes credentials",
+        ),
+        (
+            put(json!({"data": [secret(json!([SECRET]))]})),
+            "got an array",
+        ),
+        (
+            put(json!({"data": [{"name": "proxy", "value": "notbool"}]})),
+            "\\\"notbool\\\"",
+        ),
+        (put(json!({"enabled": "maybe"})), "maybe"),
+        (put(json!({"enable": 7})), "'enable'"),
+        (
+            put(json!({"enabled": "true", "data": [{"name": "proxy", "value": true}]})),
+            "is required",
+        ),
+        (
+            put(json!({"configvalues": "x"})),
+            "'configvalues' is a string",
+        ),
+        (
+            put(json!({"configvalues": {"url": {"a": 1}}})),
+            "parameter 'url' takes text",
+        ),
+    ];
+    for (body, mentions) in cases {
+        let r = h.put("/settings/integration", body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text());
+        assert!(
+            r.text().contains(mentions),
+            "'{mentions}' not in {}",
+            r.text()
+        );
+    }
+    assert!(h
+        .state
+        .engine()
+        .instance_specs()
+        .iter()
+        .all(|s| s.name != "checked"));
+
+    // What real clients send still passes: strings for booleans, a bare password, no
+    // required value while disabled, unset elements as listed.
+    let r = h
+        .put(
+            "/settings/integration",
+            put(
+                json!({"data": [{"name": "proxy", "value": "true", "hasvalue": true},
+                                {"name": "secret", "value": "", "hasvalue": false}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    let r = h
+        .put(
+            "/settings/integration",
+            json!({"id": id, "enabled": "true", "version": -1,
+                   "data": [{"name": "secret", "value": SECRET}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["enabled"], "true");
+}
+
+/// Unknown paths and wrong methods get JSON errors naming the request, with or without the
+/// console behind the API; page loads and the console's own paths still reach the console.
+#[tokio::test]
+async fn unknown_paths_and_methods_are_json_errors() {
+    let h = harness().await;
+    let console = xsoar_server::router_with_console(h.state.clone(), vec![KEY.to_owned()]);
+    let send = |app: axum::Router, method: Method, path: &str, key: bool| {
+        let mut req = Request::builder().method(method).uri(path);
+        if key {
+            req = req
+                .header(header::AUTHORIZATION, KEY)
+                .header(header::CONTENT_TYPE, "application/json");
+        }
+        let req = req.body(Body::from("{}")).expect("request");
+        async move {
+            let res = app.oneshot(req).await.expect("response");
+            let status = res.status();
+            let ct = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (status, ct, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    for app in [h.app.clone(), console.clone()] {
+        for (method, path, key) in [
+            (Method::POST, "/incidents/searchx", true),
+            (Method::PUT, "/nosuch", true),
+            (Method::PUT, "/nosuch", false),
+            (Method::GET, "/settings/nosuch", true),
+            (Method::POST, "/xsoar/incidents/searchx", true),
+        ] {
+            let (status, ct, body) = send(app.clone(), method.clone(), path, key).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+            assert!(ct.starts_with("application/json"), "{method} {path}: {ct}");
+            let v: Value = serde_json::from_str(&body).expect("json");
+            assert_eq!(v["status"], 404);
+            let detail = v["detail"].as_str().unwrap_or_default();
+            assert!(
+                detail.contains(method.as_str()) && detail.contains(path),
+                "{body}"
+            );
+        }
+        for (method, path) in [
+            (Method::POST, "/contentpacks/metadata/installed"),
+            (Method::GET, "/incidents/search"),
+            (Method::DELETE, "/xsoar/about"),
+        ] {
+            let (status, ct, body) = send(app.clone(), method.clone(), path, true).await;
+            assert_eq!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {body}"
+            );
+            assert!(ct.starts_with("application/json"), "{ct}");
+            let v: Value = serde_json::from_str(&body).expect("json");
+            assert_eq!(v["status"], 405);
+            assert!(
+                v["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(method.as_str())),
+                "{body}"
+            );
+        }
+    }
+    // A browser loading an unknown page gets the console's page; the console keeps its paths.
+    let (status, ct, _) = send(console.clone(), Method::GET, "/nosuch-page", false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let (status, _, body) = send(console.clone(), Method::POST, "/console/login", false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("X-Requested-With"), "{body}");
 }

@@ -582,3 +582,135 @@ async fn saved_content_and_settings_survive_a_restart() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn incident_dates_are_checked_and_epochs_converted() {
+    let h = harness().await;
+    assert_all_bad(
+        &h,
+        "/incident",
+        vec![
+            (json!({"name": "a", "occurred": "notadate"}), "notadate"),
+            (json!({"name": "a", "dueDate": "tomorrow"}), "dueDate"),
+            (json!({"name": "a", "reminder": true}), "reminder"),
+        ],
+    )
+    .await;
+    // Nothing was created by the refused requests.
+    let all = post_ok(&h, "/incidents/search", json!({"filter": {}})).await;
+    assert_eq!(all["total"], 0, "{all}");
+
+    let seconds = post_ok(
+        &h,
+        "/incident",
+        json!({"name": "s", "occurred": 1_700_000_000, "dueDate": 1_700_000_000_000_i64}),
+    )
+    .await;
+    assert_eq!(seconds["occurred"], "2023-11-14T22:13:20Z");
+    assert_eq!(seconds["dueDate"], "2023-11-14T22:13:20Z");
+    let given = post_ok(
+        &h,
+        "/incident",
+        json!({"name": "r", "occurred": "2025-11-29T07:00:00+03:00", "dueDate": ""}),
+    )
+    .await;
+    assert_eq!(given["occurred"], "2025-11-29T07:00:00+03:00");
+    assert_eq!(given["dueDate"], "0001-01-01T00:00:00Z");
+    let unset = post_ok(&h, "/incident", json!({"name": "u", "occurred": null})).await;
+    assert_eq!(
+        unset["occurred"], unset["created"],
+        "unset occurred is the creation time"
+    );
+
+    // Closing checks the dates it is given too.
+    let id = seconds["id"].as_str().expect("id");
+    assert_bad(
+        &h.post(
+            "/incident/close",
+            json!({"id": id, "CustomFields": {"dueDate": "soon"}}),
+        )
+        .await,
+        "soon",
+    );
+    // Every stored date parses, so searches keep working.
+    let all = post_ok(&h, "/incidents/search", json!({"filter": {}})).await;
+    assert_eq!(all["total"], 3);
+    for i in all["data"].as_array().expect("data") {
+        for key in ["occurred", "dueDate", "created", "modified", "closed"] {
+            let t = i[key].as_str().expect("date string");
+            assert!(
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .is_ok(),
+                "{key}: {t}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn severity_words_become_numbers_and_others_are_refused() {
+    let h = harness().await;
+    let r = post_ok(&h, "/incident", json!({"name": "w", "severity": "High"})).await;
+    assert_eq!(r["severity"], 3);
+    let r = post_ok(&h, "/incident", json!({"name": "n", "severity": 0.5})).await;
+    assert_eq!(r["severity"], 0.5);
+    assert_all_bad(
+        &h,
+        "/incident",
+        vec![
+            (json!({"name": "a", "severity": "urgent"}), "urgent"),
+            (json!({"name": "a", "severity": 99}), "severity"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_search_delete_and_context_bodies_are_400() {
+    let h = harness().await;
+    let id = incident(&h).await;
+    assert_all_bad(
+        &h,
+        "/incidents/search",
+        vec![
+            (json!({"filter": {"fromDate": "garbage"}}), "garbage"),
+            (json!({"filter": {"toDate": [1]}}), "toDate"),
+            (json!({"filter": {"page": "x"}}), "page"),
+            (json!({"filter": {"size": -1}}), "size"),
+        ],
+    )
+    .await;
+    assert_bad(
+        &h.post("/investigations/search", json!({"filter": {"page": -2}}))
+            .await,
+        "page",
+    );
+    let found = post_ok(
+        &h,
+        "/incidents/search",
+        json!({"filter": {"fromDate": "2000-01-01T00:00:00Z", "page": "0", "size": 0}}),
+    )
+    .await;
+    assert_eq!(found["total"], 1);
+    assert_bad(
+        &h.post("/incident/batchDelete", json!({"ids": "3"})).await,
+        "ids",
+    );
+    assert_bad(
+        &h.post("/incident/batchDelete", json!({"ids": [{"id": 3}]}))
+            .await,
+        "ids",
+    );
+    assert_bad(
+        &h.post(&format!("/investigation/{id}/context"), json!({"query": 5}))
+            .await,
+        "query",
+    );
+    let deleted = post_ok(
+        &h,
+        "/incident/batchDelete",
+        json!({"ids": [id.parse::<u64>().expect("numeric id")], "filter": {}, "all": false}),
+    )
+    .await;
+    assert_eq!(deleted["total"], 1);
+}

@@ -22,8 +22,11 @@
 //!
 //! **Schema.** Versioned migrations ([`schema::MIGRATIONS`]), applied at open.
 
+mod perms;
 mod records;
 pub mod schema;
+
+pub use perms::{prepare_data_dir, DataDirReport};
 
 pub use records::{
     entry_seq, Commit, ContentRecord, IncidentRecord, InvestigationRecord, JsonText,
@@ -102,6 +105,14 @@ pub enum StoreError {
     /// The writer thread is gone (the store was closed).
     #[error("the store is closed")]
     Closed,
+    /// The data directory or a database file could not be created or restricted.
+    #[error("cannot create or restrict access to {path}: {source}")]
+    Permissions {
+        /// The directory or file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -177,13 +188,12 @@ fn decode<T: serde::de::DeserializeOwned>(what: impl Into<String>, text: &str) -
 
 impl Store {
     /// Open (or create) the database file, migrate it and mark interrupted runs.
+    ///
+    /// The database holds instance secrets, so on Unix it and its `-wal`/`-shm` files are
+    /// created readable by the owner only (0600), and existing ones that are looser are
+    /// tightened with a warning.
     pub fn open(path: &Path) -> Result<(Self, OpenReport)> {
-        let shown = path.display().to_string();
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: shown.clone(),
-            source,
-        })?;
-        Self::start(conn, shown, schema::MIGRATIONS)
+        Self::open_with_migrations(path, schema::MIGRATIONS)
     }
 
     /// A database that lives in memory and disappears with the store (tests, `--in-memory`).
@@ -201,11 +211,16 @@ impl Store {
         migrations: &[schema::Migration],
     ) -> Result<(Self, OpenReport)> {
         let shown = path.display().to_string();
+        perms::create_private_file(path)?;
+        perms::secure_database_files(path)?;
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: shown.clone(),
             source,
         })?;
-        Self::start(conn, shown, migrations)
+        let opened = Self::start(conn, shown, migrations)?;
+        // WAL mode created the -wal and -shm files by now.
+        perms::secure_database_files(path)?;
+        Ok(opened)
     }
 
     fn start(

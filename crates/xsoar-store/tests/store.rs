@@ -524,3 +524,73 @@ async fn system_config_and_content_deletion_survive_a_reopen() {
     assert_eq!(config["content.unlock.integrations"], "true");
     assert!(store.content(Some("list")).await.expect("lists").is_empty());
 }
+
+#[cfg(unix)]
+mod permissions {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use xsoar_store::{prepare_data_dir, DataDirReport, Store};
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+    }
+
+    fn set(p: &Path, mode: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    #[tokio::test]
+    async fn data_dir_and_database_files_are_owner_only() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        assert_eq!(
+            prepare_data_dir(&dir).expect("prepare"),
+            DataDirReport::Created
+        );
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(
+            prepare_data_dir(&dir).expect("again"),
+            DataDirReport::Private
+        );
+        let db = xsoar_store::db_path(&dir);
+        let (store, _) = Store::open(&db).expect("open");
+        let instance = xsoar_store::StoredInstance {
+            id: "i".into(),
+            version: 1,
+            spec: xsoar_engine::InstanceSpec {
+                name: "i".into(),
+                brand: "SIGNL4".into(),
+                enabled: true,
+                params: serde_json::Map::new(),
+                simulated: false,
+            },
+            extra: serde_json::json!({}),
+        };
+        store.save_instance(&instance).await.expect("write");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = Path::new(&format!("{}{suffix}", db.display())).to_path_buf();
+            assert!(file.exists(), "{} missing", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        drop(store);
+    }
+
+    #[test]
+    fn looser_existing_folder_and_files_are_tightened() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        std::fs::create_dir(&dir).expect("mkdir");
+        set(&dir, 0o755);
+        assert_eq!(
+            prepare_data_dir(&dir).expect("prepare"),
+            DataDirReport::Tightened(0o755)
+        );
+        assert_eq!(mode(&dir), 0o700);
+        let db = xsoar_store::db_path(&dir);
+        drop(Store::open(&db).expect("create"));
+        set(&db, 0o644);
+        let (store, _) = Store::open(&db).expect("reopen");
+        assert_eq!(mode(&db), 0o600);
+        drop(store);
+    }
+}

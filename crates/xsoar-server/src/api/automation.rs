@@ -198,7 +198,7 @@ pub async fn search(
             }
         });
     }
-    let (page, size) = paging(&filter);
+    let (page, size) = paging(&filter)?;
     Ok(Json(result(page_of(&matched, page, size))))
 }
 

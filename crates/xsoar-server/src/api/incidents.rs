@@ -195,20 +195,29 @@ fn parse_time(v: Option<&Value>) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s.trim(), &Rfc3339).ok()
 }
 
+/// A `fromDate`/`toDate` bound: unset, or a time (a 400 naming the field otherwise).
+fn time_bound(filter: &Map<String, Value>, key: &str) -> Result<Option<OffsetDateTime>, ApiError> {
+    let Some(v) = filter.get(key) else {
+        return Ok(None);
+    };
+    Ok(crate::fields::normalize(key, v)?.and_then(|t| crate::fields::parse_rfc3339(&t)))
+}
+
 /// `POST /incidents/search`.
 pub async fn search(
     State(app): State<AppState>,
     Body(body): Body<Map<String, Value>>,
-) -> Json<Value> {
+) -> Result<Json<Value>, ApiError> {
     let filter = filter_of(&body);
+    let (page, size) = paging(&filter)?;
+    let from = time_bound(&filter, "fromDate")?;
+    let to = time_bound(&filter, "toDate")?;
     let ids = text_list(filter.get("id"));
     let names = text_list(filter.get("name"));
     let types = text_list(filter.get("type"));
     let statuses = int_list(filter.get("status"));
     let sources = text_list(filter.get("sourceInstance"));
     let terms = parse_query(&text(filter.get("query")).unwrap_or_default());
-    let from = parse_time(filter.get("fromDate"));
-    let to = parse_time(filter.get("toDate"));
     let mut matched: Vec<Value> = app
         .incident_slots()
         .iter()
@@ -256,8 +265,9 @@ pub async fn search(
             ord.reverse()
         }
     });
-    let (page, size) = paging(&filter);
-    Json(json!({"total": matched.len(), "data": page_of(&matched, page, size)}))
+    Ok(Json(
+        json!({"total": matched.len(), "data": page_of(&matched, page, size)}),
+    ))
 }
 
 /// `POST /incident/close`.
@@ -283,6 +293,7 @@ pub async fn close(
             fields.insert(k.clone(), v.clone());
         }
     }
+    crate::fields::check_incident(&mut fields)?;
     let incident = app
         .with_investigation(slot, move |app, inv| {
             Box::pin(async move {
@@ -320,6 +331,27 @@ pub async fn investigate(
     Ok(Json(views::investigation(&slot.info(&incident))))
 }
 
+/// The `ids` of a batch request: an array of ids (strings or numbers), or unset.
+fn ids_of(v: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let bad = |v: &Value| {
+        ApiError::bad_request(
+            "Invalid ids",
+            format!("'ids' has {v}; send an array of incident ids, e.g. [\"3\"]"),
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|x| match x {
+                Value::String(_) | Value::Number(_) => text(Some(x)).ok_or_else(|| bad(x)),
+                other => Err(bad(other)),
+            })
+            .collect(),
+        Some(other) => Err(bad(other)),
+    }
+}
+
 /// `POST /incident/batchDelete`.
 pub async fn batch_delete(
     State(app): State<AppState>,
@@ -331,7 +363,7 @@ pub async fn batch_delete(
             .filter_map(|s| s.incident_id.clone())
             .collect()
     } else {
-        text_list(body.get("ids"))
+        ids_of(body.get("ids"))?
     };
     let deleted = app.delete_incidents(&ids).await?;
     Ok(Json(json!({"total": deleted, "data": [], "notUpdated": 0})))

@@ -17,6 +17,7 @@ use crate::views;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
+use xsoar_console::instances::{check_param, check_required, kind_of, ParamError};
 use xsoar_content::{Integration, Library};
 use xsoar_engine::InstanceSpec;
 use xsoar_store::StoredInstance;
@@ -105,18 +106,13 @@ fn instance_view(l: &ListedInstance, lib: &Library, problem: Option<String>) -> 
             data.push(el);
         }
     }
-    for (name, v) in params {
-        if integration.is_some_and(|i| i.params.iter().any(|p| &p.name == name)) {
-            continue;
-        }
-        data.push(json!({
-            "display": name, "name": name, "type": 0, "required": false, "defaultValue": "",
-            "hidden": false, "options": Value::Null, "info": "",
-            "value": shown_param(integration, name, v), "hasvalue": true,
-        }));
-    }
+    // Parameters the integration does not declare are never shown (they may be secrets
+    // nobody can tell apart).
+    let declared =
+        |name: &str| integration.is_some_and(|i| i.params.iter().any(|p| p.name == name));
     let configvalues: Map<String, Value> = params
         .iter()
+        .filter(|(k, _)| declared(k))
         .map(|(k, v)| (k.clone(), shown_param(integration, k, v)))
         .collect();
     let extra = |k: &str| text(l.extra.get(k)).unwrap_or_default();
@@ -195,40 +191,111 @@ pub async fn search(
     }))
 }
 
-/// Parameters from a PUT/test body: `data[]` (name → value), else `configvalues`.
+fn invalid_param(e: ParamError) -> ApiError {
+    ApiError::bad_request("Invalid instance parameter", e.to_string())
+}
+
+/// A parameter value after unmasking, checked against the integration's declaration (the
+/// console's rules: declared name, value of the parameter's type).
+fn checked(integration: &Integration, name: &str, value: Value) -> Result<Value, ApiError> {
+    check_param(integration, name, &value).map_err(invalid_param)?;
+    Ok(value)
+}
+
+/// Parameters from a PUT/test body: `data[]` (name → value), else `configvalues`; `None`
+/// when the body has neither. Every parameter must be declared by `integration` and have a
+/// value of its type (400 otherwise, never echoing a secret value).
 fn params_from(
+    integration: &Integration,
     body: &Map<String, Value>,
     old: Option<&Map<String, Value>>,
-) -> Option<Map<String, Value>> {
-    if let Some(Value::Array(items)) = body.get("data") {
-        let mut params = Map::new();
-        for el in items {
-            let Some(name) = non_empty_text(el.get("name")) else {
-                continue;
-            };
-            let value = el.get("value").cloned().unwrap_or(Value::Null);
-            let has = boolean(el.get("hasvalue")).unwrap_or(!value.is_null());
-            if value.is_null() || (!has && value == json!("")) {
-                // Unset: keep what was stored.
-                if let Some(v) = old.and_then(|o| o.get(&name)) {
-                    params.insert(name, v.clone());
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    let stored = |name: &str| old.and_then(|o| o.get(name));
+    match body.get("data") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            let mut params = Map::new();
+            for (n, el) in items.iter().enumerate() {
+                let Value::Object(el) = el else {
+                    return Err(ApiError::bad_request(
+                        "Invalid instance parameter",
+                        format!(
+                            "data[{n}] is {}; each element is a parameter object with 'name' and 'value'",
+                            kind_of(el)
+                        ),
+                    ));
+                };
+                let Some(name) = non_empty_text(el.get("name")) else {
+                    return Err(ApiError::bad_request(
+                        "Invalid instance parameter",
+                        format!("data[{n}] has no 'name'"),
+                    ));
+                };
+                let value = el.get("value").cloned().unwrap_or(Value::Null);
+                let has = boolean(el.get("hasvalue")).unwrap_or(!value.is_null());
+                if value.is_null() || (!has && value == json!("")) {
+                    // Unset: keep what was stored (the name must still be declared).
+                    check_param(integration, &name, &json!("")).map_err(invalid_param)?;
+                    if let Some(v) = stored(&name) {
+                        params.insert(name, v.clone());
+                    }
+                    continue;
                 }
-                continue;
+                let v = checked(integration, &name, unmask(&value, stored(&name)))?;
+                params.insert(name, v);
             }
-            let v = unmask(&value, old.and_then(|o| o.get(&name)));
-            params.insert(name, v);
+            return Ok(Some(params));
         }
-        return Some(params);
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "Invalid instance parameters",
+                format!(
+                    "'data' is {}; send an array of parameter objects ({{\"name\", \"value\"}})",
+                    kind_of(other)
+                ),
+            ))
+        }
     }
-    if let Some(Value::Object(values)) = body.get("configvalues") {
-        return Some(
-            values
-                .iter()
-                .map(|(k, v)| (k.clone(), unmask(v, old.and_then(|o| o.get(k)))))
-                .collect(),
-        );
+    match body.get("configvalues") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(values)) => values
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), checked(integration, k, unmask(v, stored(k)))?)))
+            .collect::<Result<Map<String, Value>, ApiError>>()
+            .map(Some),
+        Some(other) => Err(ApiError::bad_request(
+            "Invalid instance parameters",
+            format!(
+                "'configvalues' is {}; send an object of parameter name to value",
+                kind_of(other)
+            ),
+        )),
     }
-    None
+}
+
+/// The `enabled` switch of a body (also tc's misspelled `enable`): unset, or a boolean.
+fn enabled_of(body: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
+    let mut found = None;
+    for key in ["enabled", "enable"] {
+        match body.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.trim().is_empty() => {}
+            Some(v) => {
+                let b = match v {
+                    Value::Number(n) if n.as_i64() != Some(0) && n.as_i64() != Some(1) => None,
+                    _ => boolean(Some(v)),
+                };
+                let b = b.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Invalid instance",
+                        format!("'{key}' has {v}; send true or false (or \"true\"/\"false\")"),
+                    )
+                })?;
+                found = found.or(Some(b));
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn brand_of(body: &Map<String, Value>) -> Option<String> {
@@ -292,19 +359,21 @@ pub async fn save(
                 "the instance needs a brand (the integration name)",
             )
         })?;
-    if lib.integration(&brand).is_none() {
+    let Some(integration) = lib.integration(&brand) else {
         return Err(ApiError::bad_request(
             "Unknown integration",
             format!("no integration '{brand}' is loaded; upload it first (POST /settings/integration-conf/upload)"),
         ));
-    }
-    let enabled = boolean(body.get("enabled"))
-        .or_else(|| boolean(body.get("enable")))
+    };
+    let enabled = enabled_of(&body)?
         .or_else(|| existing.map(|e| e.spec.enabled))
         .unwrap_or(true);
-    let params = params_from(&body, existing.map(|e| &e.spec.params))
+    let params = params_from(integration, &body, existing.map(|e| &e.spec.params))?
         .or_else(|| existing.map(|e| e.spec.params.clone()))
         .unwrap_or_default();
+    if enabled {
+        check_required(integration, &params).map_err(invalid_param)?;
+    }
     let mut extra = existing
         .map(|e| e.extra.clone())
         .filter(Value::is_object)
@@ -403,10 +472,11 @@ async fn run_test(app: &AppState, body: &Map<String, Value>) -> Result<(), Strin
     let brand = brand_of(body)
         .or_else(|| existing.as_ref().map(|e| e.spec.brand.clone()))
         .ok_or_else(|| "the instance has no brand".to_owned())?;
-    if lib.integration(&brand).is_none() {
+    let Some(integration) = lib.integration(&brand) else {
         return Err(format!("no integration '{brand}' is loaded"));
-    }
-    let params = params_from(body, existing.as_ref().map(|e| &e.spec.params))
+    };
+    let params = params_from(integration, body, existing.as_ref().map(|e| &e.spec.params))
+        .map_err(|e| e.detail)?
         .or_else(|| existing.as_ref().map(|e| e.spec.params.clone()))
         .unwrap_or_default();
     if let Some(e) = existing

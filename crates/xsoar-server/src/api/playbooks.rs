@@ -342,7 +342,7 @@ pub async fn search(
             })
         })
         .collect();
-    let (page, size) = crate::api::war_room::paging(&filter);
+    let (page, size) = crate::api::war_room::paging(&filter)?;
     Ok(Json(json!({
         "total": matched.len(),
         "playbooks": crate::api::war_room::page_of(&matched, page, size),

@@ -30,13 +30,26 @@ pub(crate) fn filter_of(body: &Map<String, Value>) -> Map<String, Value> {
     }
 }
 
-/// `(page, size)`; `size` `None` means "all".
-pub(crate) fn paging(filter: &Map<String, Value>) -> (usize, Option<usize>) {
-    let page = int(filter.get("page")).unwrap_or(0).max(0) as usize;
-    let size = int(filter.get("size"))
+/// `(page, size)`; `size` `None` (absent, `null` or 0) means "all". A page or size that is
+/// not a non-negative whole number is a 400 naming it.
+pub(crate) fn paging(filter: &Map<String, Value>) -> Result<(usize, Option<usize>), ApiError> {
+    let read = |key: &str| -> Result<Option<i64>, ApiError> {
+        let Some(v) = filter.get(key).filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        match int(Some(v)) {
+            Some(n) if n >= 0 => Ok(Some(n)),
+            _ => Err(ApiError::bad_request(
+                "Invalid paging",
+                format!("'{key}' has {v}; send a whole number, 0 or more"),
+            )),
+        }
+    };
+    let page = read("page")?.unwrap_or(0) as usize;
+    let size = read("size")?
         .filter(|s| *s > 0)
         .map(|s| s.min(10_000) as usize);
-    (page, size)
+    Ok((page, size))
 }
 
 pub(crate) fn page_of<T: Clone>(items: &[T], page: usize, size: Option<usize>) -> Vec<T> {
@@ -55,8 +68,9 @@ pub(crate) fn page_of<T: Clone>(items: &[T], page: usize, size: Option<usize>) -
 pub async fn search_investigations(
     State(app): State<AppState>,
     Body(body): Body<Map<String, Value>>,
-) -> Json<Value> {
+) -> Result<Json<Value>, ApiError> {
     let filter = filter_of(&body);
+    let (page, size) = paging(&filter)?;
     let types = int_list(filter.get("type"));
     let ids = text_list(filter.get("id"));
     let users = text_list(filter.get("user"));
@@ -74,8 +88,9 @@ pub async fn search_investigations(
             matched.push(view);
         }
     }
-    let (page, size) = paging(&filter);
-    Json(json!({"total": matched.len(), "data": page_of(&matched, page, size)}))
+    Ok(Json(
+        json!({"total": matched.len(), "data": page_of(&matched, page, size)}),
+    ))
 }
 
 fn investigation_id(body: &Map<String, Value>) -> Result<String, ApiError> {
@@ -317,7 +332,16 @@ pub async fn context(
         .context(&id)
         .await?
         .unwrap_or_else(|| Value::Object(Map::new()));
-    let query = text(body.get("query")).unwrap_or_default();
+    let query = match body.get("query") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(q)) => q.clone(),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "Invalid query",
+                format!("'query' has {other}; send a DT expression as a string, e.g. \"${{.}}\""),
+            ))
+        }
+    };
     let q = query.trim();
     if q.is_empty() || q == "." || q == "${.}" || q == "${}" {
         return Ok(Json(ctx));
