@@ -303,6 +303,8 @@ pub struct Task {
     pub quiet_mode: i64,
     /// `fieldMapping`: incident field -> value evaluated after completion.
     pub field_mapping: Vec<FieldMapping>,
+    /// `timertriggers`: SLA timer actions applied after completion (after `fieldMapping`).
+    pub timer_triggers: Vec<TimerTrigger>,
     /// `message.replyOptions` (ask tasks): the labels a reply can choose.
     pub reply_options: Vec<String>,
     /// `view.position` (x, y), for drawing the graph.
@@ -451,6 +453,52 @@ pub struct FieldMapping {
     pub incident_field: String,
     /// `output`.
     pub output: ArgValue,
+}
+
+/// `timertriggers[]`: an action on an SLA timer incident field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimerTrigger {
+    /// `fieldname`: the timer field (machine name, e.g. `timetoassignment`).
+    pub field_name: String,
+    /// `action`.
+    pub action: TimerAction,
+}
+
+/// What a timer trigger does to its SLA timer field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerAction {
+    /// Start the timer, or resume it after a pause.
+    Start,
+    /// Pause a running timer.
+    Pause,
+    /// End a running or paused timer.
+    Stop,
+}
+
+impl TimerAction {
+    /// The action named as in `timertriggers` (case-insensitive, surrounding spaces ignored).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        [Self::Start, Self::Pause, Self::Stop]
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// The name XSOAR writes (`start`, `pause`, `stop`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Pause => "pause",
+            Self::Stop => "stop",
+        }
+    }
+}
+
+impl std::fmt::Display for TimerAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `inputs[]` of a playbook.

@@ -11,7 +11,7 @@ use serde_yaml::Value;
 
 use crate::model::{
     ArgValue, Atom, Complex, ConditionBranch, FieldMapping, Loop, Operand, Playbook, PlaybookInput,
-    PlaybookOutput, Task, TaskType, Transformer,
+    PlaybookOutput, Task, TaskType, TimerAction, TimerTrigger, Transformer,
 };
 use crate::walk::{
     describe, flag, key_string, map, opt_f64, opt_int, opt_nonempty, opt_str, opt_u64, req_str,
@@ -234,6 +234,15 @@ fn task(cx: &mut Cx<'_>, at: &At<'_>, id: &str, v: &Value) -> Option<Task> {
         }
         out
     };
+    let timer_triggers = {
+        let (k, items) = seq(cx, &obj, at, "timertriggers");
+        let tat = at.key(k);
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            out.extend(timer_trigger(cx, &tat.idx(i), item));
+        }
+        out
+    };
     let reply_options = match map(cx, &obj, at, "message") {
         Some((k, m)) => str_list(cx, &m, &at.key(k), "replyOptions"),
         None => Vec::new(),
@@ -264,6 +273,7 @@ fn task(cx: &mut Cx<'_>, at: &At<'_>, id: &str, v: &Value) -> Option<Task> {
         skip_unavailable: flag(cx, &obj, at, "skipunavailable"),
         quiet_mode: opt_int(cx, &obj, at, "quietmode").unwrap_or(0),
         field_mapping,
+        timer_triggers,
         reply_options,
         position: obj.get("view").and_then(|(_, v)| position(v)),
     })
@@ -619,6 +629,39 @@ fn field_mapping(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<FieldMapping
     Some(FieldMapping {
         incident_field,
         output,
+    })
+}
+
+/// One `timertriggers` entry: `{fieldname, action}`, the action in any case.
+fn timer_trigger(cx: &mut Cx<'_>, at: &At<'_>, v: &Value) -> Option<TimerTrigger> {
+    let obj = mapping(cx, at, v, "a timer trigger")?;
+    let field_name = req_str(cx, &obj, at, "fieldname");
+    let action = req_str(cx, &obj, at, "action");
+    let field_name = match field_name.map(|f| f.trim().to_owned()) {
+        Some(f) if f.is_empty() => {
+            let k = obj.get("fieldname").map_or("fieldname", |(k, _)| k);
+            cx.error(&at.key(k), "field 'fieldname' is empty");
+            None
+        }
+        f => f,
+    };
+    let action = match action {
+        Some(a) => match TimerAction::parse(&a) {
+            Some(a) => Some(a),
+            None => {
+                let k = obj.get("action").map_or("action", |(k, _)| k);
+                cx.error(
+                    &at.key(k),
+                    format!("unknown timer action {a:?}; expected start, pause or stop"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    Some(TimerTrigger {
+        field_name: field_name?,
+        action: action?,
     })
 }
 

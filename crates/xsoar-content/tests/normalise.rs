@@ -3,7 +3,8 @@
 
 use xsoar_content::{
     parse_any, parse_integration, parse_playbook, parse_script, ArgValue, Complex, ContentItem,
-    Diagnostic, Integration, Operand, Playbook, Script, Task, TaskTarget, TaskType,
+    Diagnostic, Integration, Operand, Playbook, Script, Task, TaskTarget, TaskType, TimerAction,
+    TimerTrigger,
 };
 
 fn fixture(name: &str) -> String {
@@ -333,6 +334,47 @@ fn task_types_and_error_paths() {
     assert_eq!(t3.field_mapping.len(), 1);
     assert_eq!(t3.field_mapping[0].incident_field, "signl4eventid");
     assert!(!task(&p, "0").error_path);
+}
+
+#[test]
+fn timer_triggers_are_read_in_order_with_actions_in_any_case() {
+    let p = clean_playbook("timer_triggers.yml");
+    let trigger = |field: &str, action| TimerTrigger {
+        field_name: field.to_owned(),
+        action,
+    };
+    assert_eq!(
+        task(&p, "0").timer_triggers,
+        [
+            trigger("timetoassignment", TimerAction::Start),
+            trigger("remediationsla", TimerAction::Pause),
+        ]
+    );
+    assert_eq!(
+        task(&p, "1").timer_triggers,
+        [trigger("timetoassignment", TimerAction::Stop)]
+    );
+    assert!(task(&p, "2").timer_triggers.is_empty());
+}
+
+#[test]
+fn malformed_timer_triggers_are_dropped_and_the_rest_kept() {
+    let path = format!(
+        "{}/tests/data/diagnostics/timer_triggers.yml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (p, diags) = parse_playbook(&text, "timer_triggers.yml");
+    assert_eq!(diags.len(), 7, "{diags:?}");
+    let p = p.expect("the playbook still loads");
+    assert!(task(&p, "0").timer_triggers.is_empty());
+    assert_eq!(
+        task(&p, "1").timer_triggers,
+        [TimerTrigger {
+            field_name: "remediationsla".into(),
+            action: TimerAction::Pause,
+        }]
+    );
 }
 
 #[test]

@@ -920,3 +920,62 @@ fn paging_playbook_completes_without_teams() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("— completed"), "{out}");
 }
+
+#[test]
+fn playbook_run_json_shows_timer_fields_under_the_incident() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let playbook = dir.path().join("timer.yml");
+    std::fs::write(
+        &playbook,
+        r#"
+id: cli-timer
+name: CLI Timer
+starttaskid: "0"
+tasks:
+  "0":
+    id: "0"
+    type: start
+    task: {name: start}
+    nexttasks: {'#none#': ["1"]}
+    timertriggers: [{fieldname: timetoassignment, action: start}]
+  "1":
+    id: "1"
+    type: regular
+    task: {name: sleep, scriptName: Sleep}
+    scriptarguments: {seconds: {simple: "3"}}
+    nexttasks: {'#none#': ["2"]}
+  "2":
+    id: "2"
+    type: title
+    task: {name: done}
+    timertriggers: [{fieldname: timetoassignment, action: stop}]
+"#,
+    )
+    .expect("write");
+    let incident = dir.path().join("incident.json");
+    std::fs::write(
+        &incident,
+        r#"{"name": "x", "CustomFields": {"timetoassignment": "n/a"}}"#,
+    )
+    .expect("write");
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        &path(&playbook),
+        "--incident",
+        &path(&incident),
+        "--json",
+        "--virtual-clock",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    let timer = &doc["incident"]["timetoassignment"];
+    assert_eq!(timer["runStatus"], "ended", "{doc}");
+    assert_eq!(timer["totalDuration"], 3, "{doc}");
+    assert_eq!(doc["incident"]["CustomFields"]["timetoassignment"], *timer);
+    assert!(
+        err.contains("incident field is not a timer; it was replaced by a new timer"),
+        "{err}"
+    );
+}

@@ -16,6 +16,7 @@ pub mod eval;
 pub mod investigation;
 pub mod playbook;
 mod registry;
+pub mod timer;
 
 pub use clock::{rfc3339, rfc3339_compact, Clock, VirtualClock};
 pub use engine::{

@@ -16,6 +16,7 @@
 use crate::engine::{ArgInput, ExecScope, Invocation, InvokeStatus, TaskTag};
 use crate::eval;
 use crate::investigation::{update_incident, Investigation};
+use crate::timer;
 use crate::{rfc3339, CompactString, Engine};
 use futures::future::BoxFuture;
 use indexmap::IndexMap;
@@ -547,7 +548,8 @@ impl Engine {
         }
         let lib = self.library();
         let now = rfc3339(self.clock().now());
-        complete_in_frame(&lib, &mut run.root, completion, &now)?;
+        let task = complete_in_frame(&lib, &mut run.root, completion, &now)?;
+        self.apply_timer_triggers(inv, task);
         self.drive(inv, run, opts).await;
         Ok(())
     }
@@ -615,6 +617,7 @@ impl Engine {
                 if let Some(task) = pb.tasks.get(&id) {
                     self.run_playbook_task(inv, frame, pb, &graph, task, exec, pass, depth)
                         .await;
+                    self.after_completion(inv, frame, task);
                 }
             }
             loop {
@@ -645,6 +648,7 @@ impl Engine {
                 report_progress(pass.opts, frame, task, TaskState::Running);
                 self.run_task(inv, frame, pb, &graph, task, exec, pass, depth)
                     .await;
+                self.after_completion(inv, frame, task);
                 if let Some(state) = frame.tasks.get(&task.id).map(|t| t.state) {
                     report_progress(pass.opts, frame, task, state);
                 }
@@ -819,8 +823,9 @@ impl Engine {
             let lib = self.library();
             let now = rfc3339(self.clock().now());
             // A taskComplete for a task of this run; unknown references are reported.
-            if let Err(e) = complete_in_frame(&lib, frame, &c, &now) {
-                tracing::warn!(error = %e, "taskComplete did not apply");
+            match complete_in_frame(&lib, frame, &c, &now) {
+                Ok(completed) => self.apply_timer_triggers(inv, completed),
+                Err(e) => tracing::warn!(error = %e, "taskComplete did not apply"),
             }
         }
         let entries = outcome.entries.clone();
@@ -909,6 +914,51 @@ impl Engine {
             }
         }
         update_incident(&mut inv.incident, &fields);
+    }
+
+    /// After a task ran: a task that completed (continued errors included; skipped and failed
+    /// tasks excluded) applies its timer triggers. Its field mapping was applied already.
+    fn after_completion(&self, inv: &mut Investigation, frame: &Frame, task: &Task) {
+        if frame
+            .tasks
+            .get(&task.id)
+            .is_some_and(|t| t.state == TaskState::Completed)
+        {
+            self.apply_timer_triggers(inv, task);
+        }
+    }
+
+    /// `timertriggers` (§8.4), in the order written, at the engine clock's now. A field that
+    /// held something other than a timer object is replaced by a new timer, with a warning.
+    fn apply_timer_triggers(&self, inv: &mut Investigation, task: &Task) {
+        if task.timer_triggers.is_empty() {
+            return;
+        }
+        let now = self.clock().now();
+        for trigger in &task.timer_triggers {
+            let change = timer::apply_timer_action(
+                &mut inv.incident,
+                &trigger.field_name,
+                trigger.action,
+                now,
+            );
+            if let Some(old) = &change.replaced {
+                tracing::warn!(
+                    task = %task.id,
+                    field = %trigger.field_name,
+                    value = %old,
+                    "incident field is not a timer; it was replaced by a new timer"
+                );
+            }
+            tracing::debug!(
+                task = %task.id,
+                field = %trigger.field_name,
+                action = %trigger.action,
+                from = change.from.as_str(),
+                to = change.to.as_str(),
+                "timer trigger"
+            );
+        }
     }
 
     /// A manual task: wait, or complete from the run options.
@@ -1775,13 +1825,13 @@ fn check_completions(
     Ok(())
 }
 
-/// Complete a waiting task found anywhere in the frame tree.
-fn complete_in_frame(
-    lib: &xsoar_content::Library,
+/// Complete a waiting task found anywhere in the frame tree; the task completed.
+fn complete_in_frame<'l>(
+    lib: &'l xsoar_content::Library,
     frame: &mut Frame,
     completion: &TaskCompletion,
     now: &str,
-) -> Result<(), RunError> {
+) -> Result<&'l Task, RunError> {
     let Some(pb) = lib
         .playbook(&frame.playbook_id)
         .or_else(|| lib.playbook(&frame.playbook_name))
@@ -1814,14 +1864,14 @@ fn complete_in_frame(
             t.label = label;
         }
         resolve_edges(frame, pb, &graph, task, &[edges.as_str()]);
-        return Ok(());
+        return Ok(task);
     }
     for t in frame.tasks.values_mut() {
         if let Some(sub) = t.sub.as_mut() {
-            if sub.state == RunState::Waiting
-                && complete_in_frame(lib, sub, completion, now).is_ok()
-            {
-                return Ok(());
+            if sub.state == RunState::Waiting {
+                if let Ok(task) = complete_in_frame(lib, sub, completion, now) {
+                    return Ok(task);
+                }
             }
         }
     }

@@ -927,3 +927,82 @@ fn recursion_is_reported_once_with_its_depth() {
         "every level's message stays short: {all} bytes"
     );
 }
+
+/// The timer field `field` of `inv`, checked against its `CustomFields` copy.
+fn timer_field<'a>(inv: &'a Investigation, field: &str) -> &'a Value {
+    assert_eq!(
+        inv.incident["CustomFields"][field], inv.incident[field],
+        "{field} is written like setIncident writes custom fields"
+    );
+    &inv.incident[field]
+}
+
+#[test]
+fn timer_triggers_start_pause_resume_and_stop_on_the_engine_clock() {
+    let h = harness(&["timers.yml"], None);
+    let mut inc = incident(1);
+    inc["CustomFields"] = json!({"remediationsla": "n/a"});
+    let mut inv = Investigation::new("9", inc);
+    let opts = RunOptions::default();
+    let mut run =
+        futures::executor::block_on(h.engine.run_playbook(&mut inv, "timers", None, &opts))
+            .expect("runs");
+    assert_eq!(run.state, RunState::Waiting);
+    let t = timer_field(&inv, "timetoassignment");
+    assert_eq!(t["runStatus"], json!("paused"));
+    assert_eq!(t["startDate"], json!("2025-01-01T00:00:00Z"));
+    assert_eq!(t["lastPauseDate"], json!("2025-01-01T00:00:30Z"));
+    assert_eq!(t["endDate"], json!("0001-01-01T00:00:00Z"));
+    assert_eq!(t["accumulatedPause"], json!(0));
+    // The analyst comes back two minutes later (the pause lasted 90 + 120 seconds).
+    h.clock.advance(Duration::from_secs(120));
+    futures::executor::block_on(h.engine.complete_task(
+        &mut inv,
+        &mut run,
+        &TaskCompletion {
+            task: "back".into(),
+            label: None,
+        },
+        &opts,
+    ))
+    .expect("completes");
+    assert_eq!(run.state, RunState::Failed, "task 8 errors");
+    assert_eq!(state_of(&run, "8"), TaskState::Error);
+    let t = timer_field(&inv, "timetoassignment");
+    assert_eq!(
+        t,
+        &json!({
+            "runStatus": "ended",
+            "startDate": "2025-01-01T00:00:00Z",
+            "endDate": "2025-01-01T00:04:15Z",
+            "lastPauseDate": "2025-01-01T00:00:30Z",
+            "accumulatedPause": 180,
+            "totalDuration": 75,
+            "dueDate": "0001-01-01T00:00:00Z",
+            "sla": 0,
+            "slaStatus": -1,
+            "breachTriggered": false,
+        })
+    );
+    // A field holding something else is replaced by a timer; a task that errors (without
+    // continuing) applies no trigger, so this one still runs.
+    let r = timer_field(&inv, "remediationsla");
+    assert_eq!(r["runStatus"], json!("running"));
+    assert_eq!(r["startDate"], json!("2025-01-01T00:04:15Z"));
+    assert_eq!(inv.incident["resolution"], json!("fixed"));
+
+    // Completions from the options take the same path, without the extra wait.
+    let auto = RunOptions {
+        auto_complete: true,
+        ..RunOptions::default()
+    };
+    let h = harness(&["timers.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    futures::executor::block_on(h.engine.run_playbook(&mut inv, "timers", None, &auto))
+        .expect("runs");
+    let t = &inv.incident["timetoassignment"];
+    assert_eq!(t["runStatus"], json!("ended"));
+    assert_eq!(t["endDate"], json!("2025-01-01T00:02:15Z"));
+    assert_eq!(t["accumulatedPause"], json!(60));
+    assert_eq!(t["totalDuration"], json!(75));
+}

@@ -20,7 +20,7 @@
 //! * Category prefixes from older content (`general.isExists`, `string.isEqual`,
 //!   `number.greaterThan`, `general.uniq`) are accepted through [`normalize_operator`].
 
-mod dates;
+pub(crate) mod dates;
 mod operators;
 mod transformers;
 
