@@ -133,3 +133,24 @@ def test_war_room_upload_is_downloadable(api, playground, tmp_path):
     path = api.download_file(entry["id"])
     with open(path) as f:
         assert f.read() == "uploaded through the API"
+
+
+def test_an_advanced_api_key_signs_every_request(server):
+    """demisto-py's advanced key: a fresh nonce and sha256(key + nonce + timestamp) per request."""
+    from conftest import API_KEY
+
+    client = demisto_client.configure(
+        base_url=server.url, advanced_api_key=API_KEY, auth_id="1", verify_ssl=False
+    )
+    for _ in range(2):
+        res = client.search_investigations(filter={"filter": {"type": [9], "page": 0}})
+        assert res.total == 1
+    wrong = demisto_client.configure(
+        base_url=server.url, advanced_api_key=API_KEY + "x", auth_id="1", verify_ssl=False
+    )
+    try:
+        wrong.search_investigations(filter={"filter": {"type": [9], "page": 0}})
+    except demisto_client.demisto_api.rest.ApiException as e:
+        assert e.status == 401
+    else:
+        raise AssertionError("a wrong advanced key was accepted")

@@ -275,7 +275,12 @@ pub(crate) struct Shared {
     /// Change streams of investigations (the web console subscribes), created on demand.
     pub events:
         Mutex<HashMap<String, tokio::sync::broadcast::Sender<xsoar_console::InvestigationEvent>>>,
+    /// Nonces of advanced-key requests accepted within the timestamp window (replays are refused).
+    nonces: Mutex<HashMap<Vec<u8>, u64>>,
 }
+
+/// How far an advanced key's `x-xdr-timestamp` may be from the server's clock, in seconds.
+pub(crate) const ADVANCED_KEY_WINDOW_SECS: u64 = 300;
 
 /// The state every handler gets: cheap to clone.
 #[derive(Clone)]
@@ -448,6 +453,7 @@ impl AppState {
             run_options: config.run_options,
             content_lock: tokio::sync::Mutex::new(()),
             events: Mutex::new(HashMap::new()),
+            nonces: Mutex::new(HashMap::new()),
         };
         Ok(AppState {
             shared: Arc::new(shared),
@@ -475,6 +481,51 @@ impl AppState {
             .keys
             .iter()
             .fold(false, |acc, k| acc | ct_eq(k, presented))
+    }
+
+    /// Whether `presented` is `sha256_hex(key + nonce + timestamp)` for a known key (an advanced
+    /// API key, as demisto-py sends it: a fresh 64-character nonce and the time in whole seconds
+    /// ×1000 on every request). The nonce is 16 to 256 ASCII letters and digits, the timestamp
+    /// within [`ADVANCED_KEY_WINDOW_SECS`] of `now_ms`, and a nonce is accepted once per window.
+    pub fn advanced_key_matches(
+        &self,
+        presented: &[u8],
+        nonce: &[u8],
+        timestamp: &[u8],
+        now_ms: u64,
+    ) -> bool {
+        let well_formed = (16..=256).contains(&nonce.len())
+            && nonce.iter().all(u8::is_ascii_alphanumeric)
+            && (1..=19).contains(&timestamp.len())
+            && timestamp.iter().all(u8::is_ascii_digit);
+        let Some(ts) = std::str::from_utf8(timestamp)
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|_| well_formed)
+        else {
+            return false;
+        };
+        if ts.abs_diff(now_ms) > ADVANCED_KEY_WINDOW_SECS * 1000 {
+            return false;
+        }
+        let signed = self.shared.keys.iter().fold(false, |acc, k| {
+            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+            ctx.update(k);
+            ctx.update(nonce);
+            ctx.update(timestamp);
+            let digest = ctx.finish();
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            acc | ct_eq(hex.as_bytes(), presented)
+        });
+        if !signed {
+            return false;
+        }
+        let Ok(mut seen) = self.shared.nonces.lock() else {
+            return false;
+        };
+        let horizon = now_ms.saturating_sub(2 * ADVANCED_KEY_WINDOW_SECS * 1000);
+        seen.retain(|_, at| *at >= horizon);
+        seen.insert(nonce.to_vec(), now_ms).is_none()
     }
 
     /// Wait (up to `grace`) for running playbooks to stop; returns how many still run.

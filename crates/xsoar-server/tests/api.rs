@@ -182,6 +182,72 @@ async fn keys_are_checked_and_the_index_is_public() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.text(), "OK");
 
+    // demisto-py's advanced key: sha256_hex(key + nonce + timestamp), never the key itself.
+    let nonce = "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5kL7nP9rS1uV3xY5zA7cE9gI1kM3o";
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let timestamp = format!("{}", now_s * 1000);
+    let timestamp = timestamp.as_str();
+    let digest = |key: &str| {
+        let d = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("{key}{nonce}{timestamp}").as_bytes(),
+        );
+        d.as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let advanced = |auth: String, nonce: &str| {
+        Request::builder()
+            .uri("/about")
+            .header(header::AUTHORIZATION, auth)
+            .header("x-xdr-nonce", nonce)
+            .header("x-xdr-timestamp", timestamp)
+            .header("x-xdr-auth-id", "1")
+            .body(Body::empty())
+            .expect("req")
+    };
+    assert_eq!(
+        h.send(advanced(digest(KEY), nonce)).await.status,
+        StatusCode::OK
+    );
+    // Ten minutes old: outside the window, though correctly signed.
+    let old_ts = format!("{}", (now_s - 600) * 1000);
+    let stale = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{KEY}{nonce}x{old_ts}").as_bytes(),
+    );
+    let stale_req = Request::builder()
+        .uri("/about")
+        .header(
+            header::AUTHORIZATION,
+            stale
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        )
+        .header("x-xdr-nonce", format!("{nonce}x"))
+        .header("x-xdr-timestamp", old_ts)
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(h.send(stale_req).await.status, StatusCode::UNAUTHORIZED);
+    // The same nonce again is a replay.
+    for (auth, nonce) in [
+        (digest(KEY), nonce),
+        (digest("wrong-key"), nonce),
+        (digest(KEY), "shortnonce"),
+        (KEY.to_owned(), nonce),
+    ] {
+        assert_eq!(
+            h.send(advanced(auth, nonce)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
     let index = Request::builder()
         .uri("/")
         .body(Body::empty())

@@ -1,7 +1,12 @@
 //! API key check.
 //!
 //! XSOAR clients send the key verbatim in `Authorization` (no `Bearer`); XSOAR 8 mode adds
-//! `x-xdr-auth-id`, which an XSOAR 6 server ignores and so does this one. The comparison is
+//! `x-xdr-auth-id`, which an XSOAR 6 server ignores and so does this one. An *advanced* key
+//! (demisto-py's `DEMISTO_ADVANCED_API_KEY`) is never sent: the client sends `x-xdr-nonce`,
+//! `x-xdr-timestamp` and `Authorization: sha256_hex(key + nonce + timestamp)`, and the server
+//! computes the same digest for each of its keys. The timestamp must be within 5 minutes of the
+//! server's clock and a nonce is accepted once, so a captured request cannot be replayed later
+//! (the client makes a fresh nonce and timestamp for every request). Comparisons are
 //! constant-time so response timing does not reveal how much of a guess was right. A missing
 //! or wrong key is a 401 with a JSON body (demisto-sdk turns it into "credentials are
 //! invalid").
@@ -13,12 +18,26 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Reject requests without a known key.
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Reject requests without a known key (plain, or an advanced key's digest).
 pub async fn require_key(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let ok = req
-        .headers()
-        .get(AUTHORIZATION)
-        .is_some_and(|v| app.key_matches(v.as_bytes()));
+    let headers = req.headers();
+    let advanced = headers
+        .get("x-xdr-nonce")
+        .zip(headers.get("x-xdr-timestamp"))
+        .map(|(n, t)| (n.as_bytes(), t.as_bytes()));
+    let ok = headers.get(AUTHORIZATION).is_some_and(|v| match advanced {
+        Some((nonce, timestamp)) => {
+            app.advanced_key_matches(v.as_bytes(), nonce, timestamp, now_ms())
+        }
+        None => app.key_matches(v.as_bytes()),
+    });
     if !ok {
         return ApiError::unauthorized().into_response();
     }
