@@ -1254,12 +1254,25 @@ impl Engine {
                     let exec = exec_with(exec, frame);
                     self.child_inputs(inv, exec, child_pb, &iteration_inputs, &Map::new())
                 };
-                let child = Frame::new(
+                let mut child = Frame::new(
                     run_id,
                     child_pb,
                     Value::Object(inputs),
                     task.separate_context,
                 );
+                // A condition loop re-runs one sub-playbook until its context satisfies the
+                // exit condition, so a private context carries over from one iteration to the
+                // next (a counter can reach its limit); for-each iterations start afresh.
+                if loop_settings.is_some_and(|l| !l.for_each) {
+                    if let Some(previous) = frame
+                        .tasks
+                        .get(&task.id)
+                        .and_then(|t| t.sub.as_ref())
+                        .and_then(|s| s.private_context.clone())
+                    {
+                        child.private_context = Some(previous);
+                    }
+                }
                 if let Some(t) = frame.tasks.get_mut(&task.id) {
                     t.sub = Some(Box::new(child));
                     if let Some(p) = t.loop_progress.as_mut() {

@@ -526,6 +526,30 @@ fn condition_loop_polls_on_the_virtual_clock() {
     );
 }
 
+/// A condition loop's private context carries over between iterations: a sub-playbook that
+/// appends to a counter exits after three runs, and the parent gets the counter once.
+#[test]
+fn condition_loop_keeps_the_private_context_between_iterations() {
+    let h = harness(&["counter-loop.yml", "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "counter-loop",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("run starts");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(
+        run.root.tasks["1"]
+            .loop_progress
+            .as_ref()
+            .map(|p| p.iteration),
+        Some(3)
+    );
+    assert_eq!(inv.context["Counter"], json!(["x", "x", "x"]));
+}
+
 #[test]
 fn runaway_graphs_are_stopped() {
     let opts = RunOptions {
