@@ -2,7 +2,7 @@
 
 use crate::render::{self, Style};
 use crate::{setup, EngineOpts};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -58,7 +58,8 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
     let mut playbook_ref = args.playbook.clone();
     let path = Path::new(&args.playbook);
     if path.is_file() {
-        let text = std::fs::read_to_string(path)?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", args.playbook))?;
         let (item, diags) = parse_any(&text, &args.playbook);
         let errors = diags.iter().filter(|d| d.is_error()).count();
         for d in diags.iter().filter(|d| d.is_error()) {
@@ -242,6 +243,12 @@ fn frame_rows(frame: &Frame, depth: usize, relayed: bool, style: Style, out: &mu
                 _ => style.red(&format!("        {indent}continued after error: {e}\n")),
             };
             out.push_str(&line);
+        }
+        if let Some(p) = t.loop_progress.as_ref().filter(|p| p.stopped_at_max) {
+            out.push_str(&style.yellow(&format!(
+                "        {indent}loop stopped after {} iterations (its max) with the exit condition still false\n",
+                p.iteration
+            )));
         }
         if let Some(sub) = &t.sub {
             frame_rows(sub, depth + 1, failed_sub, style, out);

@@ -759,6 +759,17 @@ fn playbook_run_refuses_broken_files_and_unknown_completions() {
         assert!(err.contains("before running it"), "{err}");
         assert!(!out.contains("Playbook"), "nothing ran: {out}");
     }
+    let binary = dir.path().join("binary.yml");
+    std::fs::write(&binary, b"id: x\nname: \xff\xfe\n").expect("write");
+    let path = binary.to_string_lossy().into_owned();
+    let (code, _, err) = run(&mut emu(&["playbook", "run", &path]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "cannot read {path}: stream did not contain valid UTF-8"
+        )),
+        "{err}"
+    );
     let ask = dir.path().join("ask.yml");
     std::fs::write(
         &ask,

@@ -242,6 +242,10 @@ pub struct LoopProgress {
     pub for_each_inputs: Option<Vec<Map<String, Value>>>,
     /// Inputs for a condition loop (the same every iteration).
     pub inputs: Map<String, Value>,
+    /// A condition loop that ended because it reached `max` with its exit condition still
+    /// false (the task completes, as in XSOAR; reports say so).
+    #[serde(default)]
+    pub stopped_at_max: bool,
 }
 
 /// One playbook run (the root run, or a sub-playbook run).
@@ -1214,6 +1218,7 @@ impl Engine {
                     iteration: 0,
                     for_each_inputs: for_each,
                     inputs: given,
+                    stopped_at_max: false,
                 });
                 t.sub = None;
             }
@@ -1392,6 +1397,15 @@ impl Engine {
                 }
             };
             if exit || iteration >= max_iterations {
+                if !exit && !l.builtin_condition.is_empty() {
+                    if let Some(p) = frame
+                        .tasks
+                        .get_mut(&task.id)
+                        .and_then(|t| t.loop_progress.as_mut())
+                    {
+                        p.stopped_at_max = true;
+                    }
+                }
                 if let Some(child) = frame.tasks.get(&task.id).and_then(|t| t.sub.clone()) {
                     self.copy_outputs(inv, exec, frame, task, child_pb, &child);
                 }

@@ -548,6 +548,27 @@ fn condition_loop_keeps_the_private_context_between_iterations() {
         Some(3)
     );
     assert_eq!(inv.context["Counter"], json!(["x", "x", "x"]));
+    let progress = run.root.tasks["1"].loop_progress.clone();
+    assert!(progress.is_some_and(|p| !p.stopped_at_max));
+
+    // With a max of 2 the loop ends first: the task completes and says why.
+    let h = harness(&["counter-loop-max.yml", "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "counter-loop-max",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("run starts");
+    assert_eq!(run.state, RunState::Completed);
+    let progress = run.root.tasks["1"].loop_progress.clone();
+    assert!(
+        progress.is_some_and(|p| p.stopped_at_max && p.iteration == 2),
+        "{:?}",
+        run.root.tasks["1"].loop_progress
+    );
+    assert_eq!(inv.context["Counter"], json!(["x", "x"]));
 }
 
 #[test]
