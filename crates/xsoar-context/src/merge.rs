@@ -236,6 +236,7 @@ fn parse_key(key: &str) -> Result<Key, DtError> {
 /// On error (a selector that does not compile or exhausts its budget) `ctx` is unchanged.
 pub fn merge_entry_context(ctx: &mut Value, key: &str, value: Value) -> Result<(), DtError> {
     let k = cached(&KEYS, key, parse_key)?;
+    check_parents(ctx, &k.path, key)?;
     let value = wrap(&k.sub, value);
     match &k.selector {
         Selector::None => {
@@ -294,6 +295,45 @@ fn container_ref(v: &Value) -> Option<&Map<String, Value>> {
         Value::Array(a) => a.last().and_then(Value::as_object),
         _ => None,
     }
+}
+
+/// A merge writes under the objects along `segs`; an intermediate that holds something else (a
+/// text, a number, a list whose last item is not an object) would have to be replaced, losing
+/// what is stored, so the merge is refused instead, naming the path and what it holds.
+fn check_parents(ctx: &Value, segs: &[Box<str>], key: &str) -> Result<(), DtError> {
+    let Some((_, parents)) = segs.split_last() else {
+        return Ok(());
+    };
+    let mut cur = ctx;
+    for (i, seg) in parents.iter().enumerate() {
+        let Some(map) = container_ref(cur) else {
+            break;
+        };
+        let Some(next) = field(map, seg) else {
+            return Ok(());
+        };
+        let holds = match next {
+            Value::Null | Value::Object(_) => None,
+            Value::Array(a) if matches!(a.last(), Some(Value::Object(_))) => None,
+            Value::Array(_) => Some("a list whose last item is not an object"),
+            Value::String(_) => Some("a text, not an object"),
+            Value::Number(_) => Some("a number, not an object"),
+            Value::Bool(_) => Some("a boolean, not an object"),
+        };
+        if let Some(holds) = holds {
+            let path: Vec<&str> = parents[..=i].iter().map(AsRef::as_ref).collect();
+            return Err(DtError::new(
+                key,
+                None,
+                format!(
+                    "'{}' holds {holds}; writing under it would replace what is stored",
+                    path.join(".")
+                ),
+            ));
+        }
+        cur = next;
+    }
+    Ok(())
 }
 
 /// The map that holds the last segment, creating intermediate objects.

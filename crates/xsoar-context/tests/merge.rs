@@ -77,12 +77,6 @@ fn append_without_selector() {
         json!({"User's": {"Data": {"id": 1, "b": 2}}}),
     );
     check(
-        "an intermediate scalar is replaced by an object",
-        json!({"A": "text"}),
-        &[("A.B", json!(1))],
-        json!({"A": {"B": 1}}),
-    );
-    check(
         "an intermediate list of objects: written into its last element",
         json!({"A": [{"id": 1}, {"id": 2}]}),
         &[("A.B", json!(1))],
@@ -470,8 +464,16 @@ fn string_key_merges_agree_with_the_general_selector() {
         for w in &writes {
             let mut a = start.clone();
             let mut b = start.clone();
-            merge_entry_context(&mut a, fast, w.clone()).expect("fast form merges");
-            merge_entry_context(&mut b, general, w.clone()).expect("general form merges");
+            let (ra, rb) = (
+                merge_entry_context(&mut a, fast, w.clone()),
+                merge_entry_context(&mut b, general, w.clone()),
+            );
+            // A text where an object must be (`{"P": "scalar"}`) is refused by both forms.
+            assert_eq!(ra.is_ok(), rb.is_ok(), "start {start}, write {w}");
+            if ra.is_err() {
+                assert_eq!((&a, &b), (start, start), "a refused merge changes nothing");
+                continue;
+            }
             assert_eq!(a, b, "start {start}, write {w}");
             // And a second write of the same object updates in place in both.
             merge_entry_context(&mut a, fast, w.clone()).expect("fast form merges");
@@ -479,4 +481,38 @@ fn string_key_merges_agree_with_the_general_selector() {
             assert_eq!(a, b, "second write; start {start}, write {w}");
         }
     }
+}
+
+/// An intermediate that is not an object (nor a list ending in one) is never replaced by a
+/// merge: the write is refused, naming the path, and the context is unchanged.
+#[test]
+fn merges_never_replace_a_stored_value_on_the_way() {
+    for start in [
+        json!({"SIGNL4": [{"AlertCreated": {"eventId": "a"}}, 5]}),
+        json!({"SIGNL4": "text"}),
+        json!({"SIGNL4": {"Alert": 3}}),
+    ] {
+        let mut ctx = start.clone();
+        let key = if start["SIGNL4"].is_object() {
+            "SIGNL4.Alert.Created(val.eventId && val.eventId == obj.eventId)"
+        } else {
+            "SIGNL4.AlertCreated(val.eventId && val.eventId == obj.eventId)"
+        };
+        let err = merge_entry_context(&mut ctx, key, json!({"eventId": "b"})).expect_err("refused");
+        assert!(
+            err.message
+                .ends_with("; writing under it would replace what is stored")
+                && err.message.starts_with("'SIGNL4"),
+            "{err}"
+        );
+        assert_eq!(ctx, start);
+    }
+    // Objects, lists ending in an object and null are written into as before.
+    let mut ctx = json!({"SIGNL4": [{"x": 1}, {"y": 2}], "Other": null});
+    merge_entry_context(&mut ctx, "SIGNL4.AlertCreated", json!({"eventId": "c"})).expect("merge");
+    merge_entry_context(&mut ctx, "Other.Key", json!(1)).expect("merge");
+    assert_eq!(
+        ctx,
+        json!({"SIGNL4": [{"x": 1}, {"y": 2, "AlertCreated": {"eventId": "c"}}], "Other": {"Key": 1}})
+    );
 }

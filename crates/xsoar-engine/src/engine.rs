@@ -920,7 +920,15 @@ impl Engine {
                         }
                         if let Err(e) = xsoar_context::merge_entry_context(ctx, key, value.clone())
                         {
-                            problems.push(format!("Could not write context key '{key}': {e}"));
+                            // The key is named once; the error says what is wrong with it.
+                            let at = e
+                                .position
+                                .map(|p| format!(" (at offset {p})"))
+                                .unwrap_or_default();
+                            problems.push(format!(
+                                "Could not write context key '{key}': {}{at}",
+                                e.message
+                            ));
                         }
                     }
                 }

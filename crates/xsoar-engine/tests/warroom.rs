@@ -542,6 +542,29 @@ fn delete_context_index_out_of_range_says_so() {
     assert_eq!(inv.entries[5].display_text(), "Deleted index 1 of L");
 }
 
+/// A command's outputs never replace a stored value that stands where an object must be: the
+/// entry is written, the context kept, and an error entry says why.
+#[test]
+fn outputs_never_replace_what_is_stored_on_their_path() {
+    let engine = engine(vec![instance("echo-1", true)]);
+    let mut inv = Investigation::new("7", json!({}));
+    inv.context = json!({"Echo": [{"Result": {"value": "old"}}, 5]});
+    futures::executor::block_on(engine.execute_line(&mut inv, "!echo new"));
+    assert_eq!(
+        inv.context,
+        json!({"Echo": [{"Result": {"value": "old"}}, 5]})
+    );
+    let error = inv
+        .entries
+        .iter()
+        .find(|e| e.entry_type == 4)
+        .map(|e| e.display_text());
+    assert_eq!(
+        error.as_deref(),
+        Some("Could not write context key 'Echo.Result(val.value && val.value == obj.value)': 'Echo' holds a list whose last item is not an object; writing under it would replace what is stored")
+    );
+}
+
 #[test]
 fn auto_iteration_over_list_values() {
     let inv = check(
