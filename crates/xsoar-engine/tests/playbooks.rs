@@ -12,7 +12,7 @@ use xsoar_connector::{
     InstanceConfig, Outputs,
 };
 use xsoar_content::{parse_any, ContentItem};
-use xsoar_engine::playbook::{Frame, PlaybookRun};
+use xsoar_engine::playbook::{Frame, LoopProgress, PlaybookRun};
 use xsoar_engine::{
     Clock, Engine, EngineOptions, InstanceSpec, Investigation, RunOptions, RunState,
     TaskCompletion, TaskState, VirtualClock,
@@ -526,49 +526,42 @@ fn condition_loop_polls_on_the_virtual_clock() {
     );
 }
 
+/// The counter loop (`counter-loop.yml` or its `-max` variant) run to its end: the state of the
+/// looping task `1` and the context.
+fn counter_loop(playbook: &str) -> (RunState, Option<LoopProgress>, Value) {
+    let h = harness(&[&format!("{playbook}.yml"), "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        playbook,
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("run starts");
+    let progress = run.root.tasks["1"].loop_progress.clone();
+    (run.state, progress, inv.context)
+}
+
 /// A condition loop's private context carries over between iterations: a sub-playbook that
 /// appends to a counter exits after three runs, and the parent gets the counter once.
 #[test]
 fn condition_loop_keeps_the_private_context_between_iterations() {
-    let h = harness(&["counter-loop.yml", "counter-step.yml"], None);
-    let mut inv = Investigation::new("9", incident(1));
-    let run = futures::executor::block_on(h.engine.run_playbook(
-        &mut inv,
-        "counter-loop",
-        None,
-        &RunOptions::default(),
-    ))
-    .expect("run starts");
-    assert_eq!(run.state, RunState::Completed);
+    let (state, progress, context) = counter_loop("counter-loop");
+    assert_eq!(state, RunState::Completed);
     assert_eq!(
-        run.root.tasks["1"]
-            .loop_progress
-            .as_ref()
-            .map(|p| p.iteration),
-        Some(3)
+        progress.as_ref().map(|p| (p.iteration, p.stopped_at_max)),
+        Some((3, false))
     );
-    assert_eq!(inv.context["Counter"], json!(["x", "x", "x"]));
-    let progress = run.root.tasks["1"].loop_progress.clone();
-    assert!(progress.is_some_and(|p| !p.stopped_at_max));
+    assert_eq!(context["Counter"], json!(["x", "x", "x"]));
 
     // With a max of 2 the loop ends first: the task completes and says why.
-    let h = harness(&["counter-loop-max.yml", "counter-step.yml"], None);
-    let mut inv = Investigation::new("9", incident(1));
-    let run = futures::executor::block_on(h.engine.run_playbook(
-        &mut inv,
-        "counter-loop-max",
-        None,
-        &RunOptions::default(),
-    ))
-    .expect("run starts");
-    assert_eq!(run.state, RunState::Completed);
-    let progress = run.root.tasks["1"].loop_progress.clone();
-    assert!(
-        progress.is_some_and(|p| p.stopped_at_max && p.iteration == 2),
-        "{:?}",
-        run.root.tasks["1"].loop_progress
+    let (state, progress, context) = counter_loop("counter-loop-max");
+    assert_eq!(state, RunState::Completed);
+    assert_eq!(
+        progress.as_ref().map(|p| (p.iteration, p.stopped_at_max)),
+        Some((2, true))
     );
-    assert_eq!(inv.context["Counter"], json!(["x", "x"]));
+    assert_eq!(context["Counter"], json!(["x", "x"]));
 }
 
 #[test]
