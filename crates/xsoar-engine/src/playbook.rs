@@ -1021,8 +1021,17 @@ impl Engine {
         labels: &[&str],
         entries: Vec<CompactString>,
     ) {
-        let now = rfc3339(self.clock().now());
+        let clock_now = self.clock().now();
+        let now = rfc3339(clock_now);
         if let Some(t) = frame.tasks.get_mut(&task.id) {
+            // A sub-playbook task's time is its run from start to end, loop waits and the
+            // child's own tasks included (command tasks add up their executions instead).
+            if t.sub.is_some() && t.duration_ms == 0 {
+                if let Some(start) = t.started.as_deref().and_then(crate::eval::dates::parse_str) {
+                    let end = time::OffsetDateTime::from(clock_now);
+                    t.duration_ms = u64::try_from((end - start).whole_milliseconds()).unwrap_or(0);
+                }
+            }
             t.state = state;
             t.completed = Some(now);
             t.entries.extend(entries.iter().cloned());

@@ -528,7 +528,7 @@ fn condition_loop_polls_on_the_virtual_clock() {
 
 /// The counter loop (`counter-loop.yml` or its `-max` variant) run to its end: the state of the
 /// looping task `1` and the context.
-fn counter_loop(playbook: &str) -> (RunState, Option<LoopProgress>, Value) {
+fn counter_loop(playbook: &str) -> (RunState, Option<LoopProgress>, Value, u64) {
     let h = harness(&[&format!("{playbook}.yml"), "counter-step.yml"], None);
     let mut inv = Investigation::new("9", incident(1));
     let run = futures::executor::block_on(h.engine.run_playbook(
@@ -539,15 +539,22 @@ fn counter_loop(playbook: &str) -> (RunState, Option<LoopProgress>, Value) {
     ))
     .expect("run starts");
     let progress = run.root.tasks["1"].loop_progress.clone();
-    (run.state, progress, inv.context)
+    (
+        run.state,
+        progress,
+        inv.context,
+        run.root.tasks["1"].duration_ms,
+    )
 }
 
 /// A condition loop's private context carries over between iterations: a sub-playbook that
 /// appends to a counter exits after three runs, and the parent gets the counter once.
 #[test]
 fn condition_loop_keeps_the_private_context_between_iterations() {
-    let (state, progress, context) = counter_loop("counter-loop");
+    let (state, progress, context, duration_ms) = counter_loop("counter-loop");
     assert_eq!(state, RunState::Completed);
+    // Three runs, 10 s of loop wait between each (virtual clock): the task took 20 s.
+    assert_eq!(duration_ms, 20_000);
     assert_eq!(
         progress.as_ref().map(|p| (p.iteration, p.stopped_at_max)),
         Some((3, false))
@@ -555,7 +562,7 @@ fn condition_loop_keeps_the_private_context_between_iterations() {
     assert_eq!(context["Counter"], json!(["x", "x", "x"]));
 
     // With a max of 2 the loop ends first: the task completes and says why.
-    let (state, progress, context) = counter_loop("counter-loop-max");
+    let (state, progress, context, _) = counter_loop("counter-loop-max");
     assert_eq!(state, RunState::Completed);
     assert_eq!(
         progress.as_ref().map(|p| (p.iteration, p.stopped_at_max)),
