@@ -15,10 +15,6 @@ pub(crate) const INCIDENT_DATE_FIELDS: &[&str] = &[
     "occurred", "dueDate", "reminder", "closed", "created", "modified",
 ];
 
-/// Epoch values at or above this many seconds are taken as milliseconds (1e11 s is the year
-/// 5138; 1e11 ms is 1973).
-const MILLIS_FROM: f64 = 1e11;
-
 /// A value that is not a time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("field '{field}' has {value}, which is not a time: send RFC 3339 (2025-11-29T07:00:00Z), epoch seconds or milliseconds, or null")]
@@ -34,22 +30,10 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s.trim(), &Rfc3339).ok()
 }
 
+/// An epoch number (seconds, or milliseconds from 1e11 on, as the engine's date transformers
+/// read them) as RFC 3339.
 fn from_epoch(n: f64) -> Option<String> {
-    if !n.is_finite() {
-        return None;
-    }
-    let seconds = if n.abs() >= MILLIS_FROM {
-        n / 1000.0
-    } else {
-        n
-    };
-    let nanos = (seconds * 1e9).round();
-    if nanos.abs() > 1e30 {
-        return None;
-    }
-    OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+    xsoar_engine::eval::time_from_epoch(n).and_then(|t| t.format(&Rfc3339).ok())
 }
 
 /// The time `v` stands for: `Ok(None)` for "not set" (`null`, `""`), `Ok(Some(rfc3339))`
@@ -91,16 +75,10 @@ pub(crate) fn severity(v: &Value) -> Result<Option<Value>, SeverityError> {
     let number = match v {
         Value::Null => return Ok(None),
         Value::String(s) if s.trim().is_empty() => return Ok(None),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "unknown" => 0.0,
-            "info" | "informational" => 0.5,
-            "low" => 1.0,
-            "medium" => 2.0,
-            "high" => 3.0,
-            "critical" => 4.0,
-            other => other.parse::<f64>().map_err(|_| bad())?,
-        },
-        Value::Number(n) => n.as_f64().ok_or_else(bad)?,
+        // Words and numbers as the engine's setIncident reads them; only the scale is checked here.
+        Value::String(_) | Value::Number(_) => xsoar_engine::builtins::parse_severity(v)
+            .and_then(|n| n.as_f64())
+            .ok_or_else(bad)?,
         Value::Bool(_) | Value::Array(_) | Value::Object(_) => return Err(bad()),
     };
     if number == 0.5 {

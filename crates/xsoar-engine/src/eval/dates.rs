@@ -49,7 +49,7 @@ pub(crate) fn parse_str(text: &str) -> Option<OffsetDateTime> {
 }
 
 /// An epoch in seconds, or milliseconds when `|n| >= 1e11`.
-pub(crate) fn from_epoch(n: f64) -> Option<OffsetDateTime> {
+pub fn from_epoch(n: f64) -> Option<OffsetDateTime> {
     if !n.is_finite() {
         return None;
     }

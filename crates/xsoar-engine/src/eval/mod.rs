@@ -21,6 +21,8 @@
 //!   `number.greaterThan`, `general.uniq`) are accepted through [`normalize_operator`].
 
 pub(crate) mod dates;
+/// Epoch seconds (or milliseconds from 1e11 on) as a time, as DT date transformers read them.
+pub use dates::from_epoch as time_from_epoch;
 mod operators;
 mod transformers;
 
