@@ -1437,18 +1437,6 @@ impl Engine {
                 return;
             }
         }
-        let entries: Vec<CompactString> = frame
-            .tasks
-            .get(&task.id)
-            .and_then(|t| t.sub.as_ref())
-            .map(|s| {
-                s.walk()
-                    .iter()
-                    .flat_map(|(_, t)| t.entries.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let _ = entries;
         self.finish(
             frame,
             pb,
