@@ -8,4 +8,5 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 cargo build --locked -p xsoar-emu
-XSOAR_EMU_BIN="$PWD/target/debug/xsoar-emu" bash tests/python/run.sh
+# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
+XSOAR_EMU_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/xsoar-emu" bash tests/python/run.sh

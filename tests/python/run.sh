@@ -29,7 +29,7 @@ fi
 
 if [ -z "${XSOAR_EMU_BIN:-}" ]; then
   (cd "$root" && cargo build --release -p xsoar-emu)
-  export XSOAR_EMU_BIN="$root/target/release/xsoar-emu"
+  export XSOAR_EMU_BIN="${CARGO_TARGET_DIR:-$root/target}/release/xsoar-emu"
 fi
 
 cd "$here"
