@@ -304,7 +304,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     )
                 })
                 .collect();
-            names.sort();
+            // By name, as the playbook list in XSOAR is read; ids are often UUIDs.
+            names.sort_by(|a, b| {
+                (a.1.to_lowercase(), a.1, a.0).cmp(&(b.1.to_lowercase(), b.1, b.0))
+            });
             for (id, name, tasks, file) in names {
                 if id == name {
                     outln!("{name}  ({tasks} tasks)  {file}");

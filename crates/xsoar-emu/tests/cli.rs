@@ -543,6 +543,35 @@ fn playbook_run_reports_and_exit_codes() {
     );
 }
 
+#[test]
+fn playbook_list_is_sorted_by_name_and_shows_ids_that_differ() {
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "list",
+        "-C",
+        "tests/data/corpus/playbooks",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let names: Vec<&str> = out
+        .lines()
+        .map(|l| l.split("  ").next().unwrap_or_default())
+        .collect();
+    assert!(names.len() > 20, "{out}");
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted, "{out}");
+    assert!(
+        out.contains(
+            "Context Polling - Generic  [id: 7b617a6e-2b12-43cc-87e4-9d58818aec8a]  (3 tasks)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("SIGNL4 Page Team  (5 tasks)  playbooks/SIGNL4_Page_Team.yml"),
+        "{out}"
+    );
+}
+
 /// ARCHITECTURE.md invariant 1: the engine crates do no IO, so nothing in their (transitive)
 /// dependency tree is an HTTP, database or async-runtime crate. `cargo tree` resolves for
 /// this platform only, so it works offline on a fresh machine (`cargo metadata` would want
