@@ -20,7 +20,9 @@ mod secret;
 
 /// Short text without an allocation (up to 24 bytes inline): entry fields, formats, ids.
 pub use compact_str::CompactString;
-pub use markdown::{table_to_markdown, table_to_markdown_with, TableOptions};
+pub use markdown::{
+    format_cell, python_json_dumps, table_to_markdown, table_to_markdown_with, TableOptions,
+};
 pub use result::{CommandResult, Effect, EntryType, Outputs};
 pub use secret::{mask_secret_in, Secret};
 

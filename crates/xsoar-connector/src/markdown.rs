@@ -176,7 +176,7 @@ fn is_empty(v: &Value) -> bool {
 
 /// `formatCell`: strings as is, lists item by item with Python `str()`, dicts as `key: value`
 /// lines, other scalars as JSON.
-fn format_cell(v: &Value) -> String {
+pub fn format_cell(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Object(map) => map
@@ -207,6 +207,84 @@ fn json_dumps_indent4(v: &Value) -> String {
         Ok(()) => String::from_utf8(buf).unwrap_or_default(),
         Err(_) => v.to_string(),
     }
+}
+
+/// Python's `json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)` of a JSON value, so
+/// text scripts build from it reads exactly as in XSOAR: `", "` / `": "` separators without
+/// an indent, `","` and a newline per item with one; `ensure_ascii` writes every character
+/// outside printable ASCII as `\uXXXX` (UTF-16 surrogate pairs beyond the BMP), as Python does.
+pub fn python_json_dumps(v: &Value, indent: Option<usize>, ensure_ascii: bool) -> String {
+    let mut out = String::new();
+    dump(v, indent, ensure_ascii, 0, &mut out);
+    out
+}
+
+fn dump(v: &Value, indent: Option<usize>, ascii: bool, depth: usize, out: &mut String) {
+    let newline = |out: &mut String, depth: usize| {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', n * depth));
+        }
+    };
+    let item_sep = if indent.is_some() { "," } else { ", " };
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => dump_str(s, ascii, out),
+        Value::Array(items) if items.is_empty() => out.push_str("[]"),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, depth + 1);
+                dump(item, indent, ascii, depth + 1, out);
+            }
+            newline(out, depth);
+            out.push(']');
+        }
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, depth + 1);
+                dump_str(k, ascii, out);
+                out.push_str(": ");
+                dump(item, indent, ascii, depth + 1, out);
+            }
+            newline(out, depth);
+            out.push('}');
+        }
+    }
+}
+
+fn dump_str(s: &str, ascii: bool, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (ascii && !(' '..='~').contains(&c)) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Python `str()` of a JSON value as json.loads would have produced it.
@@ -308,6 +386,31 @@ mod tests {
 
     fn check(name: &str, t: Value, expected: &str) {
         assert_eq!(table_to_markdown(name, &t), expected, "input: {t}");
+    }
+
+    #[test]
+    fn python_json_dumps_matches_pythons_layout_and_escapes() {
+        let v = json!({"a": 1, "b": [true, null, "x"], "c": {}, "d": [], "e": {"f": 2.5}});
+        // json.dumps(v) / json.dumps(v, indent=4) in Python 3.
+        assert_eq!(
+            python_json_dumps(&v, None, true),
+            r#"{"a": 1, "b": [true, null, "x"], "c": {}, "d": [], "e": {"f": 2.5}}"#
+        );
+        assert_eq!(
+            python_json_dumps(&v, Some(4), true),
+            "{\n    \"a\": 1,\n    \"b\": [\n        true,\n        null,\n        \"x\"\n    ],\n    \"c\": {},\n    \"d\": [],\n    \"e\": {\n        \"f\": 2.5\n    }\n}"
+        );
+        // ensure_ascii: é, a character beyond the BMP as a surrogate pair, DEL; quotes,
+        // backslashes and control characters escaped either way.
+        let s = json!("é😀\u{7f}\"\\\n\u{1}");
+        assert_eq!(
+            python_json_dumps(&s, None, true),
+            r#""\u00e9\ud83d\ude00\u007f\"\\\n\u0001""#
+        );
+        assert_eq!(
+            python_json_dumps(&s, None, false),
+            "\"é😀\u{7f}\\\"\\\\\\n\\u0001\""
+        );
     }
 
     #[test]

@@ -139,6 +139,10 @@ pub fn entry_view(entry: &Entry) -> EntryView {
             "html" => sanitize_html(s),
             _ => text_to_html(s),
         },
+        // A table entry (`ContentsFormat: table`) is drawn as a table, as XSOAR does.
+        (None, table @ (Value::Array(_) | Value::Object(_))) if entry.format == "table" => {
+            markdown_to_html(&xsoar_connector::table_to_markdown("", table))
+        }
         (None, Value::Null) => String::new(),
         (None, Value::Bool(_) | Value::Number(_)) => text_to_html(&entry.contents.to_string()),
         // Structured contents without a human-readable form are shown as JSON below.
@@ -217,6 +221,27 @@ mod tests {
             html.trim(),
             "<p><a href=\"https://www.signl4.com/\" rel=\"noopener noreferrer nofollow\">SIGNL4</a></p>"
         );
+    }
+
+    #[test]
+    fn table_entries_are_drawn_as_escaped_tables_with_the_json_kept() {
+        let entry = Entry {
+            format: "table".into(),
+            ..Entry::new(
+                "3@1".into(),
+                "1".into(),
+                1,
+                serde_json::json!([{"Context key": "Host", "Value": "<img src=x onerror=alert(1)>"}]),
+                "2026-01-01T00:00:00Z".into(),
+            )
+        };
+        let view = entry_view(&entry);
+        assert!(view.html.contains("<th>Context key</th>"), "{}", view.html);
+        assert!(view.html.contains("<td>Host</td>"), "{}", view.html);
+        assert!(!view.html.contains("onerror"), "{}", view.html);
+        assert!(view
+            .json
+            .is_some_and(|j| j.contains("\"Context key\": \"Host\"")));
     }
 
     #[test]

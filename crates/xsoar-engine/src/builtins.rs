@@ -66,6 +66,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "builtins/ParseJSON.yml",
         include_str!("../builtins/ParseJSON.yml"),
     ),
+    (
+        "builtins/PrintContext.yml",
+        include_str!("../builtins/PrintContext.yml"),
+    ),
 ];
 
 /// Commands that accept arguments beyond their declaration (incident fields by machine name).
@@ -74,6 +78,7 @@ pub const OPEN_ARGUMENT_COMMANDS: &[&str] = &["setIncident"];
 /// Names implemented by [`Builtins`] (scripts and Builtin-brand commands).
 pub const IMPLEMENTED: &[&str] = &[
     "Print",
+    "PrintContext",
     "Set",
     "SetAndHandleEmpty",
     "DeleteContext",
@@ -350,6 +355,7 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
         "Print" => Ok(CommandResult::markdown(
             arg_text(args, "value").unwrap_or_default(),
         )),
+        "PrintContext" => print_context(call),
         "Set" => set_like(args, false),
         "SetAndHandleEmpty" => set_like(args, true),
         "DeleteContext" => {
@@ -522,6 +528,43 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
             command: other.to_owned(),
         }),
     }
+}
+
+/// `PrintContext` as the Common Scripts pack writes it: `Context empty.` for an empty context;
+/// `outputformat=table` a table entry of top-level keys (values as `formatCell` shows them),
+/// `json` the context itself as a JSON entry, anything else a markdown note holding Python's
+/// `json.dumps(context, indent=4)`.
+fn print_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let Some(view) = call.investigation else {
+        return Ok(CommandResult::error("PrintContext needs an investigation"));
+    };
+    let ctx = match view.context() {
+        Value::Object(m) if !m.is_empty() => m,
+        _ => return Ok(CommandResult::text("Context empty.")),
+    };
+    let format = arg_text(call.args, "outputformat").unwrap_or_default();
+    Ok(match format.as_str() {
+        "table" => {
+            let rows = ctx
+                .iter()
+                .map(|(k, v)| json!({"Context key": k, "Value": xsoar_connector::format_cell(v)}))
+                .collect();
+            CommandResult {
+                contents: Value::Array(rows),
+                contents_format: "table".into(),
+                ..CommandResult::text("")
+            }
+        }
+        "json" => CommandResult {
+            contents: Value::Object(ctx.clone()),
+            contents_format: "json".into(),
+            ..CommandResult::text("")
+        },
+        _ => CommandResult::markdown(format!(
+            "**Context data**:\n```\n{}\n```",
+            xsoar_connector::python_json_dumps(&Value::Object(ctx.clone()), Some(4), true)
+        )),
+    })
 }
 
 fn verify_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {

@@ -127,13 +127,17 @@ impl Entry {
         match &self.contents {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
+            // A table entry (`ContentsFormat: table`) is shown as the table XSOAR draws.
+            table @ (Value::Array(_) | Value::Object(_)) if self.format == "table" => {
+                xsoar_connector::table_to_markdown("", table)
+            }
             other => serde_json::to_string_pretty(other).unwrap_or_default(),
         }
     }
 
     /// The format of [`Entry::display_text`].
     pub fn display_format(&self) -> &str {
-        if self.human_readable.is_some() {
+        if self.human_readable.is_some() || (self.format == "table" && !self.contents.is_string()) {
             "markdown"
         } else {
             &self.format

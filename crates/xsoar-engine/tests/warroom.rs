@@ -725,3 +725,35 @@ fn instance_listings_mask_every_possible_secret() {
         infos[1].problem
     );
 }
+
+#[test]
+fn print_context_in_its_three_formats() {
+    let inv = check(
+        "print_context_in_its_three_formats",
+        vec![],
+        &[
+            "!PrintContext",
+            r#"!Set key=Host value=`{"name": "ws-01", "tags": ["a", "b"]}`"#,
+            "!Set key=Note value=café",
+            "!PrintContext",
+            "!PrintContext outputformat=table",
+            "!PrintContext json",
+        ],
+    );
+    let entries = &inv.entries;
+    assert_eq!(entries[1].contents, json!("Context empty."));
+    // Python's json.dumps(context, indent=4): ASCII only, four spaces.
+    assert_eq!(
+        entries[7].contents,
+        json!("**Context data**:\n```\n{\n    \"Host\": {\n        \"name\": \"ws-01\",\n        \"tags\": [\n            \"a\",\n            \"b\"\n        ]\n    },\n    \"Note\": \"caf\\u00e9\"\n}\n```")
+    );
+    assert_eq!(entries[9].format, "table");
+    assert_eq!(
+        entries[9].contents,
+        json!([{"Context key": "Host", "Value": "name: ws-01\ntags: a,\nb"},
+               {"Context key": "Note", "Value": "café"}])
+    );
+    assert_eq!(entries[9].display_format(), "markdown");
+    assert_eq!(entries[11].format, "json");
+    assert_eq!(entries[11].contents, inv.context);
+}
