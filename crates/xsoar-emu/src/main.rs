@@ -95,8 +95,8 @@ enum Cmd {
     },
     /// Run war-room lines in order on one investigation; print entries and the final context.
     Run {
-        /// War-room lines, e.g. '!Print value="hello"'.
-        #[arg(required = true)]
+        /// War-room lines, e.g. '!Print value="hello"'. None, or `-`: read them from standard
+        /// input, one per line (at a prompt when it is a terminal; Ctrl-D ends the session).
         lines: Vec<String>,
         /// Incident JSON file (fields, CustomFields).
         #[arg(long)]
@@ -442,6 +442,56 @@ pub(crate) fn read_json(path: &PathBuf, what: &str) -> Result<Value> {
         .with_context(|| format!("{what} file {} is not valid JSON", path.display()))
 }
 
+/// Where `run` takes its war-room lines from: the command line, or standard input.
+struct LineSource {
+    given: std::vec::IntoIter<String>,
+    stdin: bool,
+    /// Standard input is a terminal: prompt for each line.
+    interactive: bool,
+}
+
+impl LineSource {
+    fn new(lines: Vec<String>) -> Self {
+        let stdin = lines.is_empty() || lines == ["-"];
+        Self {
+            given: if stdin { Vec::new() } else { lines }.into_iter(),
+            stdin,
+            interactive: stdin && std::io::stdin().is_terminal(),
+        }
+    }
+
+    /// The next line to run; blank lines from standard input are skipped.
+    async fn next_line(&mut self, investigation: &str) -> Result<Option<String>> {
+        if !self.stdin {
+            return Ok(self.given.next());
+        }
+        loop {
+            if self.interactive {
+                use std::io::Write as _;
+                eprint!("war room {investigation}> ");
+                let _ = std::io::stderr().flush();
+            }
+            let read = tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|n| (n, line))
+            })
+            .await
+            .context("reading standard input")?;
+            let (n, line) = read.context("cannot read war-room lines from standard input")?;
+            if n == 0 {
+                if self.interactive {
+                    eprintln!();
+                }
+                return Ok(None);
+            }
+            let line = line.trim_end_matches(['\n', '\r']);
+            if !line.trim().is_empty() {
+                return Ok(Some(line.to_owned()));
+            }
+        }
+    }
+}
+
 async fn run_lines(
     lines: Vec<String>,
     incident: Option<PathBuf>,
@@ -469,13 +519,26 @@ async fn run_lines(
     let style = render::Style {
         color: !json && std::io::stdout().is_terminal(),
     };
+    let mut source = LineSource::new(lines);
+    if source.interactive {
+        eprintln!(
+            "War room of incident {}: type commands (!name arg=value), notes, or /close_investigation; Ctrl-D ends the session and prints the context.",
+            inv.id
+        );
+    }
     let mut failed = false;
-    for line in &lines {
-        let outcome = env.engine.execute_line(&mut inv, line).await;
+    while let Some(line) = source.next_line(&inv.id).await? {
+        let outcome = env.engine.execute_line(&mut inv, &line).await;
         failed |= outcome.status != xsoar_engine::InvokeStatus::Ok;
         if !json {
-            // The echo entry, not the line as typed: secret arguments are masked there.
-            if let Some(echo) = outcome.echo.as_ref().and_then(|id| inv.entry(id)) {
+            // The echo entry, not the line as typed: secret arguments are masked there. At a
+            // prompt the line was just typed, so only its results are shown.
+            if let Some(echo) = outcome
+                .echo
+                .as_ref()
+                .filter(|_| !source.interactive)
+                .and_then(|id| inv.entry(id))
+            {
                 outln!("{}", style.bold(&format!("» {}", echo.display_text())));
             }
             for id in &outcome.results {

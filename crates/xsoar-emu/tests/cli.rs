@@ -1019,3 +1019,44 @@ tasks:
         "{err}"
     );
 }
+
+#[test]
+fn run_reads_war_room_lines_from_standard_input() {
+    use std::io::Write as _;
+    for args in [
+        &["run", "--virtual-clock"][..],
+        &["run", "--virtual-clock", "-"],
+    ] {
+        let mut child = emu(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(
+                b"!Set key=Host value=ws-01\r\n\n   \nchecking the host\n!Print value=${Host}\n",
+            )
+            .expect("write");
+        drop(stdin);
+        let out = child.wait_with_output().expect("output");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        // Each line echoed and run in order; blank lines skipped, CRLF endings accepted.
+        let echoes: Vec<&str> = text.lines().filter(|l| l.starts_with("» ")).collect();
+        assert_eq!(
+            echoes,
+            [
+                "» !Set key=Host value=ws-01",
+                "» checking the host",
+                "» !Print value=${Host}"
+            ],
+            "{text}"
+        );
+        assert!(text.contains("  ws-01\n"), "{text}");
+        assert!(text.contains("\"Host\": \"ws-01\""), "{text}");
+        // Not a terminal: no prompt.
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("war room"));
+    }
+}
