@@ -321,6 +321,23 @@ fn set_incident(args: &Args) -> Result<CommandResult, ConnectorError> {
                 };
                 fields.extend(obj);
             }
+            date if crate::fields::INCIDENT_DATE_FIELDS.contains(&date) => {
+                match crate::fields::normalize_date(v) {
+                    Ok(Some(t)) => {
+                        fields.insert(k.clone(), Value::String(t));
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        return Err(ConnectorError::InvalidArgument {
+                            name: k.clone(),
+                            message: format!(
+                                "'{}' is not a time: give RFC 3339 (2025-11-29T07:00:00Z) or epoch seconds or milliseconds",
+                                xsoar_context::to_display_string(v)
+                            ),
+                        })
+                    }
+                }
+            }
             "labels" | "addLabels" => {
                 let list = match v {
                     Value::String(s) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),

@@ -13,6 +13,7 @@ pub mod cmdline;
 mod engine;
 pub mod entry;
 pub mod eval;
+pub mod fields;
 pub mod investigation;
 pub mod playbook;
 mod registry;

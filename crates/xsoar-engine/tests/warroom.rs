@@ -757,3 +757,26 @@ fn print_context_in_its_three_formats() {
     assert_eq!(entries[11].format, "json");
     assert_eq!(entries[11].contents, inv.context);
 }
+
+#[test]
+fn set_incident_reads_dates_as_the_rest_api_does_and_refuses_what_is_not_a_time() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!setIncident occurred=1764399600 dueDate=2025-12-01T09:00:00Z",
+            "!setIncident occurred=yesterday owner=bob",
+        ],
+    );
+    assert_eq!(inv.incident["occurred"], json!("2025-11-29T07:00:00Z"));
+    assert_eq!(inv.incident["dueDate"], json!("2025-12-01T09:00:00Z"));
+    // The refused call changed nothing, not even its valid arguments.
+    assert_ne!(inv.incident.get("owner"), Some(&json!("bob")));
+    let error = inv.entries.last().expect("an error entry");
+    assert!(error.is_error());
+    let text = error.display_text();
+    assert!(
+        text.contains("occurred") && text.contains("'yesterday' is not a time"),
+        "{text}"
+    );
+}

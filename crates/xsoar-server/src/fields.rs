@@ -2,18 +2,12 @@
 //!
 //! demisto-py parses every datetime field of an incident it reads back, and one value it
 //! cannot parse breaks every search that includes that incident (rest-api.md §2.3). So a
-//! date is checked where it is written: an RFC 3339 time is kept as given, epoch seconds or
-//! milliseconds (a number or a string of digits) become RFC 3339, `null` and `""` mean "not
-//! set", and anything else is refused with the field and the value it had.
+//! date is checked where it is written, as the engine reads one for `setIncident`
+//! (`xsoar_engine::fields`); a value that is not a time is refused with the field and the
+//! value it had.
 
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
-/// Incident fields holding a time.
-pub(crate) const INCIDENT_DATE_FIELDS: &[&str] = &[
-    "occurred", "dueDate", "reminder", "closed", "created", "modified",
-];
+pub(crate) use xsoar_engine::fields::{parse_rfc3339, INCIDENT_DATE_FIELDS};
 
 /// A value that is not a time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,41 +19,14 @@ pub(crate) struct DateError {
     pub value: String,
 }
 
-/// A time in RFC 3339, if `s` is one.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s.trim(), &Rfc3339).ok()
-}
-
-/// An epoch number (seconds, or milliseconds from 1e11 on, as the engine's date transformers
-/// read them) as RFC 3339.
-fn from_epoch(n: f64) -> Option<String> {
-    xsoar_engine::eval::time_from_epoch(n).and_then(|t| t.format(&Rfc3339).ok())
-}
-
 /// The time `v` stands for: `Ok(None)` for "not set" (`null`, `""`), `Ok(Some(rfc3339))`
-/// for a time, an error naming `field` otherwise.
+/// for a time, an error naming `field` otherwise (the engine's reading, shared with
+/// `setIncident`).
 pub(crate) fn normalize(field: &str, v: &Value) -> Result<Option<String>, DateError> {
-    let bad = || DateError {
+    xsoar_engine::fields::normalize_date(v).map_err(|_| DateError {
         field: field.to_owned(),
         value: v.to_string(),
-    };
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => {
-            let s = s.trim();
-            if parse_rfc3339(s).is_some() {
-                return Ok(Some(s.to_owned()));
-            }
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                let n: f64 = s.parse().map_err(|_| bad())?;
-                return from_epoch(n).map(Some).ok_or_else(bad);
-            }
-            Err(bad())
-        }
-        Value::Number(n) => n.as_f64().and_then(from_epoch).map(Some).ok_or_else(bad),
-        Value::Bool(_) | Value::Array(_) | Value::Object(_) => Err(bad()),
-    }
+    })
 }
 
 /// A severity that is not one of XSOAR's.
