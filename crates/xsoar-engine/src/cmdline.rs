@@ -292,12 +292,17 @@ impl Parser<'_> {
     }
 
     fn skip_dt_body(&mut self, open: usize) -> Result<(), LineError> {
+        // Any closing bracket closes one level (as it always has); alongside, brackets are
+        // paired by kind with where they opened, so a line that ends inside the `${` can name
+        // the bracket or quote left open rather than only say that the `${` is not closed.
         let mut depth = 1usize;
-        let mut quote: Option<char> = None;
+        let mut inner: Vec<(char, usize)> = Vec::new();
+        let mut quote: Option<(char, usize)> = None;
         while let Some(c) = self.peek() {
+            let at = self.pos;
             self.bump();
             match quote {
-                Some(q) => {
+                Some((q, _)) => {
                     if c == '\\' {
                         self.bump();
                     } else if c == q {
@@ -305,21 +310,48 @@ impl Parser<'_> {
                     }
                 }
                 None => match c {
-                    '\'' | '"' | '`' => quote = Some(c),
-                    '{' | '(' | '[' => depth += 1,
+                    '\'' | '"' | '`' => quote = Some((c, at)),
+                    '{' | '(' | '[' => {
+                        depth += 1;
+                        inner.push((c, at));
+                    }
                     '}' | ')' | ']' => {
                         depth -= 1;
                         if depth == 0 {
                             return Ok(());
+                        }
+                        let opener = match c {
+                            ')' => '(',
+                            ']' => '[',
+                            _ => '{',
+                        };
+                        if inner.last().is_some_and(|&(o, _)| o == opener) {
+                            inner.pop();
                         }
                     }
                     _ => {}
                 },
             }
         }
+        let message = match (quote, inner.last()) {
+            (Some((q, at)), _) => format!(
+                "unbalanced '${{': the {q} opened at column {} inside it is never closed",
+                self.col(at)
+            ),
+            (None, Some(&(b, at))) => format!(
+                "unbalanced '${{': the '{b}' at column {} inside it is never closed (add '{}', then the closing '}}')",
+                self.col(at),
+                match b {
+                    '(' => ')',
+                    '[' => ']',
+                    _ => '}',
+                }
+            ),
+            (None, None) => "unbalanced '${': add the closing '}' (or quote the value)".into(),
+        };
         Err(LineError {
             column: self.col(open),
-            message: "unbalanced '${': add the closing '}' (or quote the value)".into(),
+            message,
         })
     }
 }
@@ -501,6 +533,18 @@ mod tests {
         check(
             "  !Print value=${",
             "ERR column 16: unbalanced '${': add the closing '}' (or quote the value)",
+        );
+        check(
+            "!Print value=${foo.(bar}",
+            "ERR column 14: unbalanced '${': the '(' at column 20 inside it is never closed (add ')', then the closing '}')",
+        );
+        check(
+            "!Print value=${a.[0}",
+            "ERR column 14: unbalanced '${': the '[' at column 18 inside it is never closed (add ']', then the closing '}')",
+        );
+        check(
+            "!Print value=${a.(val.x == 'b)}",
+            "ERR column 14: unbalanced '${': the ' opened at column 28 inside it is never closed",
         );
         // Columns count characters, not bytes.
         check(
