@@ -303,6 +303,34 @@ fn no_simulator_fails_clearly() {
     );
 }
 
+/// Warnings written to a pipe or a file (CI logs, `2> log`) are plain text: no terminal
+/// colour codes around the level, the target or the fields.
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("xsoar-emu.yaml");
+    std::fs::write(
+        &config,
+        format!("instances:\n- name: down\n  brand: SIGNL4\n  params:\n    secret: team-secret-0123\n    url: {url}\n"),
+    )
+    .expect("config");
+    let (code, out, err) = run(&mut emu(&[
+        "run",
+        "!signl4_alert title=x message=y",
+        "--config",
+        config.to_str().unwrap_or_default(),
+    ]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(" WARN xsoar_signl4::http: retrying SIGNL4 webhook request"),
+        "{err}"
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
 #[test]
 fn configured_instance_with_a_secret_from_the_environment() {
     let rt = tokio::runtime::Builder::new_multi_thread()
