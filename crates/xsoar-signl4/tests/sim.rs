@@ -564,7 +564,11 @@ async fn faults_knob_injects_failures_and_latency() {
         r#"{"latency_ms": 200}"#,
     )
     .await;
-    assert_eq!(r.json()["fail_status"], 503, "omitted fields take defaults");
+    assert_eq!(
+        r.json()["fail_status"],
+        500,
+        "omitted fields keep their value"
+    );
     let started = Instant::now();
     assert_eq!(
         post_json(&app, json!({"Title": "slow"})).await.status,
@@ -592,6 +596,46 @@ async fn faults_knob_injects_failures_and_latency() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(r.json()["error_code"], "BadRequest");
     }
+}
+
+/// A POST to `/_sim/faults` changes only the knobs it names: failures injected on a simulator
+/// started with a latency (`signl4-sim --latency-ms`) keep that latency, and changing the
+/// latency leaves pending failures pending.
+#[tokio::test]
+async fn faults_knob_keeps_what_a_post_leaves_out() {
+    let sim = Simulator::new(SimConfig {
+        latency: Duration::from_millis(150),
+        ..SimConfig::default()
+    });
+    let app = router(sim.clone());
+    let post = |body: &'static str| send(&app, "POST", "/_sim/faults", None, body);
+    let r = post(r#"{"fail_next": 1, "fail_status": 502}"#).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json(),
+        json!({"latency_ms": 150, "fail_next": 1, "fail_status": 502})
+    );
+    let r = post(r#"{"latency_ms": 0}"#).await;
+    assert_eq!(
+        r.json(),
+        json!({"latency_ms": 0, "fail_next": 1, "fail_status": 502})
+    );
+    assert_eq!(
+        post_json(&app, json!({"Title": "T"})).await.status,
+        StatusCode::BAD_GATEWAY
+    );
+    assert_eq!(
+        post(r#"{}"#).await.json(),
+        get_json(&app, "/_sim/faults").await
+    );
+    assert_eq!(
+        sim.faults(),
+        Faults {
+            latency_ms: 0,
+            fail_next: 0,
+            fail_status: 502
+        }
+    );
 }
 
 #[tokio::test]

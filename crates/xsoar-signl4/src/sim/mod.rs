@@ -28,7 +28,8 @@
 //! # Inspection and control
 //!
 //! `GET /alerts` (`?externalId=`, `?status=` filters), `GET /events` (every webhook request,
-//! secret masked), `GET|POST /_sim/faults` (`{"latency_ms", "fail_next", "fail_status"}`),
+//! secret masked), `GET|POST /_sim/faults` (`{"latency_ms", "fail_next", "fail_status"}`; a
+//! POST changes the knobs it names and keeps the others),
 //! `POST /_sim/reset`, `GET /_sim/health`. [`Simulator`] has the same controls as methods.
 
 mod body;
@@ -464,22 +465,43 @@ async fn get_faults(State(sim): State<Simulator>) -> Json<Faults> {
     Json(sim.faults())
 }
 
+/// A `POST /_sim/faults` body: the knobs to change. A knob left out keeps its value, so
+/// injecting failures does not drop the latency a simulator was started with
+/// (`--latency-ms`), and changing the latency does not cancel failures still pending.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsUpdate {
+    latency_ms: Option<u64>,
+    fail_next: Option<u32>,
+    fail_status: Option<u16>,
+}
+
 async fn set_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
-    let faults: Faults = match serde_json::from_slice(&body) {
+    let update: FaultsUpdate = match serde_json::from_slice(&body) {
         Ok(f) => f,
         Err(e) => {
             let body = error_body(StatusCode::BAD_REQUEST, &format!("Invalid faults: {e}"));
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
-    if !(400..=599).contains(&faults.fail_status) {
+    if update
+        .fail_status
+        .is_some_and(|s| !(400..=599).contains(&s))
+    {
         let body = error_body(
             StatusCode::BAD_REQUEST,
             "fail_status must be between 400 and 599",
         );
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    sim.set_faults(faults);
+    let faults = {
+        let mut state = sim.lock();
+        let faults = &mut state.faults;
+        faults.latency_ms = update.latency_ms.unwrap_or(faults.latency_ms);
+        faults.fail_next = update.fail_next.unwrap_or(faults.fail_next);
+        faults.fail_status = update.fail_status.unwrap_or(faults.fail_status);
+        *faults
+    };
     Json(faults).into_response()
 }
 
