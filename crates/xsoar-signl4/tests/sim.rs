@@ -443,6 +443,43 @@ async fn unknown_secret_is_404_with_json_error() {
     );
 }
 
+/// A webhook URL with the secret missing (`/webhook/` from an empty variable) or with more
+/// path after it is a webhook URL with no known secret: the same JSON 404 with rate-limit
+/// headers, and logged (with the path masked), not a bare 404 that `GET /events` never shows.
+#[tokio::test]
+async fn webhook_paths_without_one_secret_segment_are_unknown_secrets() {
+    let (sim, app) = new_app();
+    let paths = [
+        "/webhook".to_owned(),
+        "/webhook/".to_owned(),
+        format!("/webhook/{S}/extra"),
+        format!("/webhook//{S}"),
+    ];
+    for path in &paths {
+        let r = send(&app, "POST", path, None, "hello").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_rate_headers(&r);
+        assert_eq!(r.json()["error_code"], "NotFound", "{path}");
+    }
+    assert!(sim.alerts().is_empty());
+    let events = sim.events();
+    assert_eq!(events.len(), paths.len());
+    for event in &events {
+        assert_eq!(
+            (event.path.as_str(), event.secret_known, event.status),
+            ("/webhook/******", false, 404)
+        );
+    }
+    let r = send(&app, "GET", "/webhook/", None, Body::empty()).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_rate_headers(&r);
+    // Other unknown paths stay plain 404s.
+    let r = send(&app, "POST", "/webhooks/x", None, "hello").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.header("x-ratelimit-limit").is_none());
+    assert_eq!(sim.events().len(), paths.len() + 1);
+}
+
 #[tokio::test]
 async fn non_post_is_405_with_empty_body() {
     let (_, app) = new_app();

@@ -12,7 +12,7 @@
 //! | `X-S4-Status` absent, `""`, `null` or `new` | a new alert `{id, eventId, externalId, status: "new", title, message, service, location, scenario, filtering, sourceSystem, createdAt, ...}` |
 //! | `X-S4-Status` `acknowledged` / `resolved` | every open alert with that `X-S4-ExternalID` changes status (resolved alerts stay resolved); 201 even if none matched |
 //! | any other `X-S4-Status` | discarded, still 201 |
-//! | unknown secret | `404 {"error_code": "NotFound", "description": ...}` |
+//! | unknown secret (also `/webhook`, `/webhook/` and paths with more after the secret) | `404 {"error_code": "NotFound", "description": ...}` |
 //! | body invalid for its content type | `400 {"error_code": "BadRequest", "description": ...}` (`lenient_json` reads invalid JSON as text) |
 //! | method other than POST | `405`, empty body, `Allow: POST` |
 //! | over `quota_per_window` in the current window | `429 {"error_code": "TooManyRequests", ...}` + `Retry-After` |
@@ -432,6 +432,24 @@ async fn webhook(
     sim.webhook(method, &secret, &headers, body).await
 }
 
+/// Paths no route takes. Under `/webhook` they are webhook URLs whose secret is missing
+/// (`/webhook/` from an empty variable) or followed by more path: answered as an unknown
+/// secret, so the reply, its rate-limit headers and the request log follow the webhook
+/// contract. Anything else is a plain 404.
+async fn fallback(
+    State(sim): State<Simulator>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    if path == "/webhook" || path.starts_with("/webhook/") {
+        return sim.webhook(method, "", &headers, body).await;
+    }
+    StatusCode::NOT_FOUND.into_response()
+}
+
 #[derive(Debug, Deserialize)]
 struct AlertFilter {
     #[serde(rename = "externalId")]
@@ -524,6 +542,7 @@ pub fn router(sim: Simulator) -> Router {
         .route("/_sim/faults", get(get_faults).post(set_faults))
         .route("/_sim/reset", post(reset))
         .route("/_sim/health", get(health))
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(sim)
 }
