@@ -703,6 +703,20 @@ async fn alerts_can_be_filtered_and_events_mask_secrets() {
     assert_eq!(resolved.as_array().map(Vec::len), Some(1));
     assert_eq!(resolved[0]["externalId"], "B");
     assert_eq!(get_json(&app, "/alerts?externalId=none").await, json!([]));
+    // A filter that cannot apply is a JSON 400 naming the filters, never the whole list.
+    for bad in ["/alerts?status=open", "/alerts?externalid=A"] {
+        let r = send(&app, "GET", bad, None, Body::empty()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.json()["error_code"], "BadRequest", "{bad}");
+        let description = r.json()["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            description.contains("externalId=<id>, status=new|acknowledged|resolved"),
+            "{description}"
+        );
+    }
 
     let events = get_json(&app, "/events").await;
     assert_eq!(events.as_array().map(Vec::len), Some(4));

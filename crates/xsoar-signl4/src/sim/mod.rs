@@ -27,9 +27,9 @@
 //!
 //! # Inspection and control
 //!
-//! `GET /alerts` (`?externalId=`, `?status=` filters), `GET /events` (every webhook request,
-//! secret masked), `GET|POST /_sim/faults` (`{"latency_ms", "fail_next", "fail_status"}`; a
-//! POST changes the knobs it names and keeps the others),
+//! `GET /alerts` (`?externalId=`, `?status=` filters; anything else is a 400), `GET /events`
+//! (every webhook request, secret masked), `GET|POST /_sim/faults` (`{"latency_ms",
+//! "fail_next", "fail_status"}`; a POST changes the knobs it names and keeps the others),
 //! `POST /_sim/reset`, `GET /_sim/health`. [`Simulator`] has the same controls as methods.
 
 mod body;
@@ -450,7 +450,10 @@ async fn fallback(
     StatusCode::NOT_FOUND.into_response()
 }
 
+/// `GET /alerts` filters. Unknown parameters are refused rather than ignored: a misspelt
+/// filter (`?externalid=`) would otherwise list every alert and pass an assertion by accident.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AlertFilter {
     #[serde(rename = "externalId")]
     external_id: Option<String>,
@@ -459,9 +462,22 @@ struct AlertFilter {
 
 async fn list_alerts(
     State(sim): State<Simulator>,
-    Query(filter): Query<AlertFilter>,
-) -> Json<Vec<Alert>> {
-    let alerts = sim
+    filter: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(filter) = match filter {
+        Ok(filter) => filter,
+        Err(e) => {
+            let body = error_body(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Invalid alert filter: {}. Filters: externalId=<id>, status=new|acknowledged|resolved",
+                    e.body_text()
+                ),
+            );
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    };
+    let alerts: Vec<Alert> = sim
         .alerts()
         .into_iter()
         .filter(|a| {
@@ -472,7 +488,7 @@ async fn list_alerts(
         })
         .filter(|a| filter.status.is_none_or(|s| a.status == s))
         .collect();
-    Json(alerts)
+    Json(alerts).into_response()
 }
 
 async fn list_events(State(sim): State<Simulator>) -> Json<Vec<Event>> {
