@@ -211,12 +211,15 @@ enum PlaybookCmd {
     },
 }
 
+/// Logs go to stderr, coloured only when stderr is a terminal: redirected to a file or a CI
+/// log, escape codes would only garble the warnings people read there.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -41,13 +41,19 @@ impl Style {
 pub fn entry(e: &Entry, style: Style) -> String {
     let mut out = String::new();
     let mut origin = Vec::new();
-    if !e.brand.is_empty() {
+    // `none` is XSOAR's brand for entries no integration wrote (the engine's own errors:
+    // unknown command, bad argument, no instance); as an origin it would read as "no error".
+    if !e.brand.is_empty() && e.brand != "none" {
         origin.push(e.brand.clone());
     }
     if !e.instance.is_empty() && e.instance != e.brand {
         origin.push(e.instance.clone());
     }
-    let mut header = format!("[{}] {}", e.id, origin.join(" / "));
+    let mut header = format!("[{}]", e.id);
+    if !origin.is_empty() {
+        header.push(' ');
+        header.push_str(&origin.join(" / "));
+    }
     if e.simulated {
         header.push_str(" (embedded SIGNL4 simulator)");
     }
@@ -213,6 +219,26 @@ pub fn context_and_simulator(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_errors_show_no_brand() {
+        let s = Style { color: false };
+        let mut e = Entry::new(
+            "2@1".into(),
+            "1".into(),
+            4,
+            serde_json::json!("Missing required argument 'message' for command 'signl4_alert'"),
+            "2026-01-01T00:00:00Z".into(),
+        );
+        e.brand = "none".into();
+        assert_eq!(
+            entry(&e, s),
+            "✗ ERROR [2@1]\n  Missing required argument 'message' for command 'signl4_alert'\n"
+        );
+        e.brand = "SIGNL4".into();
+        e.instance = "oncall".into();
+        assert!(entry(&e, s).starts_with("✗ ERROR [2@1] SIGNL4 / oncall\n"));
+    }
 
     #[test]
     fn tables_are_aligned() {

@@ -243,7 +243,16 @@ pub async fn run_simulator(
     port: u16,
     config: xsoar_signl4::sim::SimConfig,
 ) -> Result<ExitCode> {
-    let (quota, window) = (config.quota_per_window, config.window);
+    let (quota, window, latency) = (config.quota_per_window, config.window, config.latency);
+    // The built-in secret is public (documented), so the banner shows the webhook URL to use;
+    // secrets given with --secret are the user's and are only counted.
+    let secrets = match config.secrets.as_slice() {
+        [only] if only == xsoar_signl4::sim::DEFAULT_SIM_SECRET => {
+            format!("{only}   (the built-in secret; --secret sets yours)")
+        }
+        [_] => "<secret>   (the secret given with --secret)".to_owned(),
+        more => format!("<secret>   (one of the {} given with --secret)", more.len()),
+    };
     let addr = format!("{bind}:{port}")
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid address {bind}:{port}: {e}"))?;
@@ -252,17 +261,20 @@ pub async fn run_simulator(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (choose another --port)"))?;
     outln!("SIGNL4 simulator listening on {}", handle.url());
-    outln!(
-        "  webhook: POST {}/webhook/<secret>   alerts: GET {}/alerts",
-        handle.url(),
-        handle.url()
-    );
+    outln!("  webhook: POST {}/webhook/{secrets}", handle.url());
+    outln!("  alerts: GET {}/alerts", handle.url());
     if quota == 0 {
         outln!("  no throttling");
     } else {
         outln!(
             "  throttling: 429 after {quota} webhook requests per {} s",
             window.as_secs()
+        );
+    }
+    if !latency.is_zero() {
+        outln!(
+            "  latency: every webhook reply delayed by {} ms",
+            latency.as_millis()
         );
     }
     if tokio::signal::ctrl_c().await.is_err() {

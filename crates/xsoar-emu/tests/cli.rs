@@ -303,6 +303,34 @@ fn no_simulator_fails_clearly() {
     );
 }
 
+/// Warnings written to a pipe or a file (CI logs, `2> log`) are plain text: no terminal
+/// colour codes around the level, the target or the fields.
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("xsoar-emu.yaml");
+    std::fs::write(
+        &config,
+        format!("instances:\n- name: down\n  brand: SIGNL4\n  params:\n    secret: team-secret-0123\n    url: {url}\n"),
+    )
+    .expect("config");
+    let (code, out, err) = run(&mut emu(&[
+        "run",
+        "!signl4_alert title=x message=y",
+        "--config",
+        config.to_str().unwrap_or_default(),
+    ]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(" WARN xsoar_signl4::http: retrying SIGNL4 webhook request"),
+        "{err}"
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
 #[test]
 fn configured_instance_with_a_secret_from_the_environment() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -674,8 +702,10 @@ fn standalone_simulator_throttles_at_its_quota() {
     .expect("the simulator starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
-    for _ in 0..3 {
-        lines.read_line(&mut banner).expect("banner");
+    while !banner.contains("throttling") {
+        if lines.read_line(&mut banner).expect("banner") == 0 {
+            break;
+        }
     }
     let url = banner
         .lines()
@@ -733,6 +763,72 @@ fn standalone_simulator_throttles_at_its_quota() {
         .or_else(|| alerts["alerts"].as_array())
         .map(Vec::len);
     assert_eq!(count, Some(2), "{alerts}");
+}
+
+/// The standalone simulator's banner says which secret its webhook takes: the built-in one in
+/// a URL that works as printed, or that secrets were given (never their values); and the
+/// latency when replies are delayed.
+#[test]
+fn standalone_simulator_banner_names_the_webhook_to_use() {
+    use std::io::{BufRead, BufReader};
+    // Up to `lines` lines of the banner; whatever came within 20 s (the simulator then waits
+    // for Ctrl-C, so a shorter banner must not hang the test).
+    let banner = |extra: &[&str], lines: usize| -> String {
+        let mut args = vec!["signl4-sim", "--port", "0"];
+        args.extend(extra);
+        let mut child = emu(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the simulator starts");
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut banner = String::new();
+        for _ in 0..lines {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => banner.push_str(&format!("{line}\n")),
+                Err(_) => break,
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        banner
+    };
+    let default = banner(&["--latency-ms", "25"], 5);
+    let url = default
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("SIGNL4 simulator listening on "))
+        .unwrap_or_else(|| panic!("{default}"));
+    assert!(
+        default.contains(&format!(
+            "  webhook: POST {url}/webhook/{}   (the built-in secret; --secret sets yours)\n  alerts: GET {url}/alerts\n",
+            xsoar_signl4::sim::DEFAULT_SIM_SECRET
+        )),
+        "{default}"
+    );
+    assert!(
+        default.ends_with("  latency: every webhook reply delayed by 25 ms\n"),
+        "{default}"
+    );
+    let given = banner(&["--secret", "team-a-0123", "--secret", "team-b-4567"], 4);
+    assert!(
+        given.contains("/webhook/<secret>   (one of the 2 given with --secret)"),
+        "{given}"
+    );
+    assert!(
+        !given.contains("team-a-0123") && !given.contains("team-b-4567"),
+        "{given}"
+    );
 }
 
 /// The standalone simulator refuses options that would make it misbehave, and says which

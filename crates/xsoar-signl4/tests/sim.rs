@@ -443,6 +443,43 @@ async fn unknown_secret_is_404_with_json_error() {
     );
 }
 
+/// A webhook URL with the secret missing (`/webhook/` from an empty variable) or with more
+/// path after it is a webhook URL with no known secret: the same JSON 404 with rate-limit
+/// headers, and logged (with the path masked), not a bare 404 that `GET /events` never shows.
+#[tokio::test]
+async fn webhook_paths_without_one_secret_segment_are_unknown_secrets() {
+    let (sim, app) = new_app();
+    let paths = [
+        "/webhook".to_owned(),
+        "/webhook/".to_owned(),
+        format!("/webhook/{S}/extra"),
+        format!("/webhook//{S}"),
+    ];
+    for path in &paths {
+        let r = send(&app, "POST", path, None, "hello").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_rate_headers(&r);
+        assert_eq!(r.json()["error_code"], "NotFound", "{path}");
+    }
+    assert!(sim.alerts().is_empty());
+    let events = sim.events();
+    assert_eq!(events.len(), paths.len());
+    for event in &events {
+        assert_eq!(
+            (event.path.as_str(), event.secret_known, event.status),
+            ("/webhook/******", false, 404)
+        );
+    }
+    let r = send(&app, "GET", "/webhook/", None, Body::empty()).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_rate_headers(&r);
+    // Other unknown paths stay plain 404s.
+    let r = send(&app, "POST", "/webhooks/x", None, "hello").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.header("x-ratelimit-limit").is_none());
+    assert_eq!(sim.events().len(), paths.len() + 1);
+}
+
 #[tokio::test]
 async fn non_post_is_405_with_empty_body() {
     let (_, app) = new_app();
@@ -564,7 +601,11 @@ async fn faults_knob_injects_failures_and_latency() {
         r#"{"latency_ms": 200}"#,
     )
     .await;
-    assert_eq!(r.json()["fail_status"], 503, "omitted fields take defaults");
+    assert_eq!(
+        r.json()["fail_status"],
+        500,
+        "omitted fields keep their value"
+    );
     let started = Instant::now();
     assert_eq!(
         post_json(&app, json!({"Title": "slow"})).await.status,
@@ -592,6 +633,46 @@ async fn faults_knob_injects_failures_and_latency() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(r.json()["error_code"], "BadRequest");
     }
+}
+
+/// A POST to `/_sim/faults` changes only the knobs it names: failures injected on a simulator
+/// started with a latency (`signl4-sim --latency-ms`) keep that latency, and changing the
+/// latency leaves pending failures pending.
+#[tokio::test]
+async fn faults_knob_keeps_what_a_post_leaves_out() {
+    let sim = Simulator::new(SimConfig {
+        latency: Duration::from_millis(150),
+        ..SimConfig::default()
+    });
+    let app = router(sim.clone());
+    let post = |body: &'static str| send(&app, "POST", "/_sim/faults", None, body);
+    let r = post(r#"{"fail_next": 1, "fail_status": 502}"#).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json(),
+        json!({"latency_ms": 150, "fail_next": 1, "fail_status": 502})
+    );
+    let r = post(r#"{"latency_ms": 0}"#).await;
+    assert_eq!(
+        r.json(),
+        json!({"latency_ms": 0, "fail_next": 1, "fail_status": 502})
+    );
+    assert_eq!(
+        post_json(&app, json!({"Title": "T"})).await.status,
+        StatusCode::BAD_GATEWAY
+    );
+    assert_eq!(
+        post(r#"{}"#).await.json(),
+        get_json(&app, "/_sim/faults").await
+    );
+    assert_eq!(
+        sim.faults(),
+        Faults {
+            latency_ms: 0,
+            fail_next: 0,
+            fail_status: 502
+        }
+    );
 }
 
 #[tokio::test]
@@ -622,6 +703,20 @@ async fn alerts_can_be_filtered_and_events_mask_secrets() {
     assert_eq!(resolved.as_array().map(Vec::len), Some(1));
     assert_eq!(resolved[0]["externalId"], "B");
     assert_eq!(get_json(&app, "/alerts?externalId=none").await, json!([]));
+    // A filter that cannot apply is a JSON 400 naming the filters, never the whole list.
+    for bad in ["/alerts?status=open", "/alerts?externalid=A"] {
+        let r = send(&app, "GET", bad, None, Body::empty()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.json()["error_code"], "BadRequest", "{bad}");
+        let description = r.json()["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            description.contains("externalId=<id>, status=new|acknowledged|resolved"),
+            "{description}"
+        );
+    }
 
     let events = get_json(&app, "/events").await;
     assert_eq!(events.as_array().map(Vec::len), Some(4));

@@ -12,7 +12,7 @@
 //! | `X-S4-Status` absent, `""`, `null` or `new` | a new alert `{id, eventId, externalId, status: "new", title, message, service, location, scenario, filtering, sourceSystem, createdAt, ...}` |
 //! | `X-S4-Status` `acknowledged` / `resolved` | every open alert with that `X-S4-ExternalID` changes status (resolved alerts stay resolved); 201 even if none matched |
 //! | any other `X-S4-Status` | discarded, still 201 |
-//! | unknown secret | `404 {"error_code": "NotFound", "description": ...}` |
+//! | unknown secret (also `/webhook`, `/webhook/` and paths with more after the secret) | `404 {"error_code": "NotFound", "description": ...}` |
 //! | body invalid for its content type | `400 {"error_code": "BadRequest", "description": ...}` (`lenient_json` reads invalid JSON as text) |
 //! | method other than POST | `405`, empty body, `Allow: POST` |
 //! | over `quota_per_window` in the current window | `429 {"error_code": "TooManyRequests", ...}` + `Retry-After` |
@@ -27,8 +27,9 @@
 //!
 //! # Inspection and control
 //!
-//! `GET /alerts` (`?externalId=`, `?status=` filters), `GET /events` (every webhook request,
-//! secret masked), `GET|POST /_sim/faults` (`{"latency_ms", "fail_next", "fail_status"}`),
+//! `GET /alerts` (`?externalId=`, `?status=` filters; anything else is a 400), `GET /events`
+//! (every webhook request, secret masked), `GET|POST /_sim/faults` (`{"latency_ms",
+//! "fail_next", "fail_status"}`; a POST changes the knobs it names and keeps the others),
 //! `POST /_sim/reset`, `GET /_sim/health`. [`Simulator`] has the same controls as methods.
 
 mod body;
@@ -431,7 +432,28 @@ async fn webhook(
     sim.webhook(method, &secret, &headers, body).await
 }
 
+/// Paths no route takes. Under `/webhook` they are webhook URLs whose secret is missing
+/// (`/webhook/` from an empty variable) or followed by more path: answered as an unknown
+/// secret, so the reply, its rate-limit headers and the request log follow the webhook
+/// contract. Anything else is a plain 404.
+async fn fallback(
+    State(sim): State<Simulator>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    if path == "/webhook" || path.starts_with("/webhook/") {
+        return sim.webhook(method, "", &headers, body).await;
+    }
+    StatusCode::NOT_FOUND.into_response()
+}
+
+/// `GET /alerts` filters. Unknown parameters are refused rather than ignored: a misspelt
+/// filter (`?externalid=`) would otherwise list every alert and pass an assertion by accident.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AlertFilter {
     #[serde(rename = "externalId")]
     external_id: Option<String>,
@@ -440,9 +462,22 @@ struct AlertFilter {
 
 async fn list_alerts(
     State(sim): State<Simulator>,
-    Query(filter): Query<AlertFilter>,
-) -> Json<Vec<Alert>> {
-    let alerts = sim
+    filter: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(filter) = match filter {
+        Ok(filter) => filter,
+        Err(e) => {
+            let body = error_body(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Invalid alert filter: {}. Filters: externalId=<id>, status=new|acknowledged|resolved",
+                    e.body_text()
+                ),
+            );
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    };
+    let alerts: Vec<Alert> = sim
         .alerts()
         .into_iter()
         .filter(|a| {
@@ -453,7 +488,7 @@ async fn list_alerts(
         })
         .filter(|a| filter.status.is_none_or(|s| a.status == s))
         .collect();
-    Json(alerts)
+    Json(alerts).into_response()
 }
 
 async fn list_events(State(sim): State<Simulator>) -> Json<Vec<Event>> {
@@ -464,22 +499,43 @@ async fn get_faults(State(sim): State<Simulator>) -> Json<Faults> {
     Json(sim.faults())
 }
 
+/// A `POST /_sim/faults` body: the knobs to change. A knob left out keeps its value, so
+/// injecting failures does not drop the latency a simulator was started with
+/// (`--latency-ms`), and changing the latency does not cancel failures still pending.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsUpdate {
+    latency_ms: Option<u64>,
+    fail_next: Option<u32>,
+    fail_status: Option<u16>,
+}
+
 async fn set_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
-    let faults: Faults = match serde_json::from_slice(&body) {
+    let update: FaultsUpdate = match serde_json::from_slice(&body) {
         Ok(f) => f,
         Err(e) => {
             let body = error_body(StatusCode::BAD_REQUEST, &format!("Invalid faults: {e}"));
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
-    if !(400..=599).contains(&faults.fail_status) {
+    if update
+        .fail_status
+        .is_some_and(|s| !(400..=599).contains(&s))
+    {
         let body = error_body(
             StatusCode::BAD_REQUEST,
             "fail_status must be between 400 and 599",
         );
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    sim.set_faults(faults);
+    let faults = {
+        let mut state = sim.lock();
+        let faults = &mut state.faults;
+        faults.latency_ms = update.latency_ms.unwrap_or(faults.latency_ms);
+        faults.fail_next = update.fail_next.unwrap_or(faults.fail_next);
+        faults.fail_status = update.fail_status.unwrap_or(faults.fail_status);
+        *faults
+    };
     Json(faults).into_response()
 }
 
@@ -502,6 +558,7 @@ pub fn router(sim: Simulator) -> Router {
         .route("/_sim/faults", get(get_faults).post(set_faults))
         .route("/_sim/reset", post(reset))
         .route("/_sim/health", get(health))
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(sim)
 }

@@ -167,6 +167,9 @@ pub(crate) struct Incoming {
 #[derive(Debug)]
 struct Window {
     started: Instant,
+    /// Unix second at which the window ends (rounded up), fixed when the window starts so
+    /// every reply of the window names the same reset time.
+    reset: u64,
     used: u32,
 }
 
@@ -240,21 +243,37 @@ impl State {
     /// The current window's numbers; with `consume`, count this request and say whether it
     /// fits. `quota == 0` or a zero window means no throttling.
     pub(crate) fn rate(&mut self, quota: u32, window: Duration, consume: bool) -> (RateInfo, bool) {
-        let now = Instant::now();
+        self.rate_at(quota, window, consume, Instant::now(), SystemTime::now())
+    }
+
+    /// [`State::rate`] at a given time (`now` for the window, `wall` for the reset time).
+    /// `X-RateLimit-Reset` is the window's end rounded up to the second, fixed when the
+    /// window starts so every reply of the window names the same second; `Retry-After` is the
+    /// time left in the window, rounded up.
+    fn rate_at(
+        &mut self,
+        quota: u32,
+        window: Duration,
+        consume: bool,
+        now: Instant,
+        wall: SystemTime,
+    ) -> (RateInfo, bool) {
+        let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
         let expired = self
             .window
             .as_ref()
             .is_none_or(|w| now.duration_since(w.started) >= window);
         if expired {
+            let end = unix(wall).saturating_add(window);
             self.window = Some(Window {
                 started: now,
+                reset: end.as_secs() + u64::from(end.subsec_nanos() > 0),
                 used: 0,
             });
         }
         let unlimited = quota == 0 || window.is_zero();
         let mut allowed = true;
-        let mut used = 0;
-        let mut left = window;
+        let (mut used, mut reset, mut left) = (0, 0, window);
         if let Some(w) = &mut self.window {
             if consume {
                 if unlimited || w.used < quota {
@@ -264,15 +283,11 @@ impl State {
                 }
             }
             used = w.used;
+            reset = w.reset;
             left = (w.started + window).saturating_duration_since(now);
         }
         let limit = if unlimited { u32::MAX } else { quota };
         let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        let reset_at = SystemTime::now() + Duration::from_secs(retry_after);
-        let reset = reset_at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
         let info = RateInfo {
             limit,
             remaining: limit.saturating_sub(used),
@@ -439,6 +454,44 @@ mod tests {
         let (unlimited, ok) = s.rate(0, Duration::from_secs(15), true);
         assert!(ok);
         assert_eq!(unlimited.limit, u32::MAX);
+    }
+
+    /// The reset time is the window's end for every reply of the window (it used to move by
+    /// a second as the sub-second part of the time left rounded differently), and
+    /// `Retry-After` reaches the window's end.
+    #[test]
+    fn reset_stays_put_for_the_whole_window() {
+        let mut s = State::new(Faults::default());
+        let window = Duration::from_secs(15);
+        let start = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_millis(1_000_900);
+        let mut resets = Vec::new();
+        for (offset_ms, consume) in [(0, true), (200, true), (7_600, false), (14_300, true)] {
+            let offset = Duration::from_millis(offset_ms);
+            let (info, ok) = s.rate_at(2, window, consume, start + offset, wall + offset);
+            let waited = offset + Duration::from_secs(info.retry_after);
+            assert!(
+                waited >= window && waited < window + Duration::from_secs(1),
+                "at +{offset_ms} ms: Retry-After {}",
+                info.retry_after
+            );
+            assert_eq!(
+                ok,
+                offset_ms < 14_000,
+                "the third request is over the quota"
+            );
+            resets.push(info.reset);
+        }
+        assert_eq!(resets, [1016; 4]);
+        let (next, ok) = s.rate_at(
+            2,
+            window,
+            true,
+            start + Duration::from_millis(15_000),
+            wall + Duration::from_millis(15_000),
+        );
+        assert!(ok);
+        assert_eq!((next.reset, next.remaining), (1031, 1));
     }
 
     #[test]
