@@ -176,6 +176,13 @@ pub trait ConnectorFactory: Send + Sync {
     fn brand(&self) -> &str;
     /// Build the connector for one instance (validates parameters, creates HTTP clients).
     fn build(&self, instance: &InstanceConfig) -> Result<Arc<dyn Connector>, ConnectorError>;
+
+    /// Secrets an instance's parameters hold beyond its declared secret parameters — a
+    /// webhook URL pasted with the secret in its path — so the engine masks them wherever it
+    /// masks the declared ones (listings, entries, errors). Default: none.
+    fn extra_secrets(&self, _instance: &InstanceConfig) -> Vec<Secret> {
+        Vec::new()
+    }
 }
 
 /// One instance's implementation of an integration's commands.

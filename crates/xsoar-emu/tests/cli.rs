@@ -1156,3 +1156,35 @@ fn run_reads_war_room_lines_from_standard_input() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("war room"));
     }
 }
+
+/// A webhook URL pasted into `url` carries a secret of its own (maybe another team's than the
+/// `secret` parameter): the listing, the instance's problem and the command's error never show it.
+#[test]
+fn a_webhook_url_pasted_into_url_is_masked_everywhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("xsoar-emu.yaml");
+    std::fs::write(
+        &config,
+        "instances:\n- name: pasted\n  brand: SIGNL4\n  params:\n    secret: team-secret-0123\n    url: https://connect.signl4.com/webhook/OTHERTEAM987?x=1\n",
+    )
+    .expect("config");
+    let cfg = config.to_str().unwrap_or_default();
+    let (code, out, err) = run(&mut emu(&["instances", "--config", cfg]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("url: \"https://connect.signl4.com/webhook/******?x=1\""),
+        "{out}"
+    );
+    assert!(out.contains("is a webhook URL"), "{out}");
+    let (_, out, err) = run(&mut emu(&[
+        "run",
+        "!signl4_alert title=x message=y",
+        "--json",
+        "--config",
+        cfg,
+    ]));
+    for text in [&out, &err] {
+        assert!(!text.contains("OTHERTEAM987"), "{text}");
+        assert!(!text.contains("team-secret-0123"), "{text}");
+    }
+}

@@ -1299,6 +1299,43 @@ fn resolve<'l>(
                         },
                     }
                 }
+                None if special.using_brand.is_some() || special.using_category.is_some() => {
+                    // The instances that would have run it, had the filter let them.
+                    let usable: Vec<String> = registry
+                        .instances
+                        .iter()
+                        .filter(|i| brands.contains(&i.spec.brand.as_str()) && i.spec.enabled)
+                        .filter(|i| i.connector.is_ok())
+                        .map(|i| {
+                            let category = defs
+                                .iter()
+                                .find(|(d, _)| d.name == i.spec.brand)
+                                .map(|(d, _)| d.category.as_str())
+                                .unwrap_or_default();
+                            format!(
+                                "'{}' ({}, category '{category}')",
+                                i.spec.name, i.spec.brand
+                            )
+                        })
+                        .collect();
+                    let filter = match (&special.using_brand, &special.using_category) {
+                        (Some(b), Some(c)) => format!("of brand '{b}' in category '{c}'"),
+                        (Some(b), None) => format!("of brand '{b}'"),
+                        (None, Some(c)) => format!("in category '{c}'"),
+                        (None, None) => String::new(),
+                    };
+                    if usable.is_empty() {
+                        format!(
+                            "No enabled integration instance {filter} implements '{name}' (integration: {})",
+                            brands.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "No enabled integration instance {filter} implements '{name}'; it runs on {} (drop using-brand/using-category or change it)",
+                            usable.join(", ")
+                        )
+                    }
+                }
                 None => {
                     let broken: Vec<String> = registry
                         .instances

@@ -114,11 +114,18 @@ impl Registry {
                 params: with_param_defaults(&spec, library),
                 secret_params: secret_params.clone(),
             };
+            let factory = factories.get(&spec.brand);
             let secrets: Vec<Secret> = secret_params
                 .iter()
                 .filter_map(|p| config.param_secret(p))
+                .chain(
+                    factory
+                        .map(|f| f.extra_secrets(&config))
+                        .unwrap_or_default(),
+                )
+                .filter(|s| !s.expose().is_empty())
                 .collect();
-            let connector = match (integration, factories.get(&spec.brand)) {
+            let connector = match (integration, factory) {
                 (None, _) => Err(format!("no integration named '{}' is loaded", spec.brand)),
                 (Some(_), None) => Err(format!(
                     "the emulator has no connector for the '{}' integration",

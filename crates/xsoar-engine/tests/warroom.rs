@@ -780,3 +780,30 @@ fn set_incident_reads_dates_as_the_rest_api_does_and_refuses_what_is_not_a_time(
         "{text}"
     );
 }
+
+#[test]
+fn using_brand_and_category_that_match_no_instance_say_so() {
+    let engine = engine(vec![instance("echo-1", true)]);
+    let inv = run(
+        &engine,
+        &[
+            "!echo a using-brand=Foo",
+            "!echo b using-category=Messaging",
+            "!echo c using-brand=Echo using-category=Utilities",
+        ],
+    );
+    let errors: Vec<String> = inv
+        .entries
+        .iter()
+        .filter(|e| e.is_error())
+        .map(|e| e.display_text())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "No enabled integration instance of brand 'Foo' implements 'echo'; it runs on 'echo-1' (Echo, category 'Utilities') (drop using-brand/using-category or change it)",
+            "No enabled integration instance in category 'Messaging' implements 'echo'; it runs on 'echo-1' (Echo, category 'Utilities') (drop using-brand/using-category or change it)",
+        ]
+    );
+    assert_eq!(inv.context["Echo"]["Result"]["value"], json!("c"));
+}

@@ -80,6 +80,26 @@ impl ConnectorFactory for Signl4Factory {
     fn build(&self, instance: &InstanceConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
         Ok(Arc::new(self.build_connector(instance)?))
     }
+
+    /// A webhook URL pasted into `url` (`…/webhook/<secret>`) carries a team secret, maybe
+    /// another team's than the `secret` parameter: every path segment after `webhook` is one.
+    fn extra_secrets(&self, instance: &InstanceConfig) -> Vec<Secret> {
+        let Some(url) = instance.param_str("url") else {
+            return Vec::new();
+        };
+        let path = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default();
+        path.split('/')
+            .skip_while(|seg| !seg.eq_ignore_ascii_case("webhook"))
+            .skip(1)
+            .filter(|seg| !seg.is_empty())
+            .map(|seg| Secret::new(seg.to_owned()))
+            .collect()
+    }
 }
 
 /// One SIGNL4 instance: its webhook URL (secret inside, never printed) and HTTP client.
