@@ -81,6 +81,7 @@ pub(crate) fn parse_fields(
             Ok(other) => Err(BodyError::JsonNotObject(json_kind(&other))),
             Err(e) => Err(BodyError::Json(e.to_string())),
         },
+        BodyKind::Form if !form_is_utf8(body) => Err(BodyError::NotUtf8),
         BodyKind::Form => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .map(|pairs| {
                 pairs
@@ -92,6 +93,31 @@ pub(crate) fn parse_fields(
         BodyKind::Xml => xml_fields(body),
         BodyKind::Text | BodyKind::Multipart => text_fields(body),
     }
+}
+
+/// Whether a form body, percent escapes decoded, is UTF-8 text: the form decoder would put
+/// replacement characters where it is not, and a plain-text body that is not UTF-8 is refused.
+/// (`&`, `=` and `+` are ASCII, so decoding the body as a whole decides it for every field.)
+fn form_is_utf8(body: &[u8]) -> bool {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let escape = (body[i] == b'%')
+            .then(|| Some((hex(*body.get(i + 1)?)?, hex(*body.get(i + 2)?)?)))
+            .flatten();
+        match escape {
+            Some((hi, lo)) => {
+                decoded.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            None => {
+                decoded.push(body[i]);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// `<alert><title>T</title><message>M</message></alert>`: each child of the root element is a
@@ -323,6 +349,27 @@ mod tests {
                 ),
                 "{}",
                 String::from_utf8_lossy(broken)
+            );
+        }
+    }
+
+    #[test]
+    fn form_bodies_must_decode_to_utf8_like_text_bodies() {
+        assert_eq!(
+            parse_fields(BodyKind::Form, b"Title=caf%C3%A9&Message=a+b%25", false),
+            Ok(vec![
+                ("Title".to_owned(), json!("café")),
+                ("Message".to_owned(), json!("a b%"))
+            ])
+        );
+        // A stray '%' is text, as the form decoder reads it.
+        assert!(parse_fields(BodyKind::Form, b"Title=100%&Message=%zz", false).is_ok());
+        for bad in [&b"Title=%FF"[..], b"Title=caf%C3", b"Title=\xff"] {
+            assert_eq!(
+                parse_fields(BodyKind::Form, bad, false),
+                Err(BodyError::NotUtf8),
+                "{}",
+                String::from_utf8_lossy(bad)
             );
         }
     }
