@@ -7,6 +7,10 @@
 //! whose brand (`name`) or id matches the task's brand (any integration when the task names
 //! none); a script by name or id, when the task names no brand or the `Builtin` brand.
 //!
+//! The DT a playbook reads (context operands, `complex` roots and accessors, `${...}` in
+//! `simple` values) is parsed with the engine's parser, also through the [`Vocabulary`]: a
+//! broken path would otherwise only surface when a run reaches its task, as an error there.
+//!
 //! Diagnostics come without line and column (the model does not keep positions); callers
 //! resolve them from the file's text with [`resolve_positions`](crate::resolve_positions).
 
@@ -34,6 +38,14 @@ pub trait Vocabulary {
 
     /// `Ok` when the engine evaluates this transformer; otherwise the closest known one.
     fn transformer(&self, written: &str) -> Result<(), String>;
+
+    /// `Ok` when the engine can parse this bare DT path (one enclosing `${...}` allowed);
+    /// otherwise what is wrong with it.
+    fn dt_path(&self, expr: &str) -> Result<(), String>;
+
+    /// `Ok` when the engine can parse every `${...}` of this `simple` value; otherwise what is
+    /// wrong with the first it cannot.
+    fn dt_template(&self, text: &str) -> Result<(), String>;
 }
 
 fn key(k: &str) -> PathSeg {
@@ -50,7 +62,8 @@ fn with(base: &[PathSeg], more: impl IntoIterator<Item = PathSeg>) -> Vec<PathSe
 /// commands that nothing provides, condition operators and transformers the engine does not
 /// know (a loaded script of that name is accepted: XSOAR runs scripts as filters and
 /// transformers). Warnings, except for tasks marked `skipunavailable`, whose missing script
-/// or command is a note: XSOAR skips such a task, as the author intended.
+/// or command is a note: XSOAR skips such a task, as the author intended. DT the engine
+/// cannot parse is an error: the task that reads it cannot run.
 pub fn check_playbook_vocabulary(
     p: &Playbook,
     lib: &Library,
@@ -196,12 +209,29 @@ impl Cx<'_> {
     }
 
     fn arg(&mut self, who: &str, at: &[PathSeg], v: &ArgValue) {
-        if let ArgValue::Complex(c) = v {
-            self.complex(who, &with(at, [key("complex")]), c);
+        match v {
+            ArgValue::Complex(c) => self.complex(who, &with(at, [key("complex")]), c),
+            ArgValue::Simple(s) => {
+                let checked = self.vocab.dt_template(s);
+                self.dt(who, with(at, [key("simple")]), checked);
+            }
+        }
+    }
+
+    /// An error for a DT expression the engine cannot parse: the task would fail on it.
+    fn dt(&mut self, who: &str, at: Vec<PathSeg>, checked: Result<(), String>) {
+        if let Err(e) = checked {
+            self.out.push(Pending::error(at, format!("{who}: {e}")));
         }
     }
 
     fn complex(&mut self, who: &str, at: &[PathSeg], c: &Complex) {
+        let checked = self.vocab.dt_path(&c.root);
+        self.dt(who, with(at, [key("root")]), checked);
+        if let Some(accessor) = &c.accessor {
+            let checked = self.vocab.dt_path(accessor);
+            self.dt(who, with(at, [key("accessor")]), checked);
+        }
         self.groups(who, &with(at, [key("filters")]), &c.filters);
         for (n, t) in c.transformers.iter().enumerate() {
             let here = with(at, [key("transformers"), PathSeg::Index(n)]);
@@ -249,8 +279,14 @@ impl Cx<'_> {
     }
 
     fn operand(&mut self, who: &str, at: &[PathSeg], op: &Operand) {
-        if let Some(v) = &op.value {
-            self.arg(who, &with(at, [key("value")]), v);
+        match &op.value {
+            // `iscontext: true` makes a `simple` value a bare context path, not a template.
+            Some(ArgValue::Simple(s)) if op.is_context => {
+                let checked = self.vocab.dt_path(s);
+                self.dt(who, with(at, [key("value"), key("simple")]), checked);
+            }
+            Some(v) => self.arg(who, &with(at, [key("value")]), v),
+            None => {}
         }
     }
 }

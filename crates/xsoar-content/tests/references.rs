@@ -32,6 +32,23 @@ impl Vocabulary for Engine {
     fn transformer(&self, written: &str) -> Result<(), String> {
         known(TRANSFORMERS, written)
     }
+    fn dt_path(&self, expr: &str) -> Result<(), String> {
+        balanced(expr)
+    }
+    fn dt_template(&self, text: &str) -> Result<(), String> {
+        balanced(text)
+    }
+}
+
+/// A parser as small as the engine above: brackets must be balanced.
+fn balanced(text: &str) -> Result<(), String> {
+    if text.matches('[').count() == text.matches(']').count() {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid DT expression '{text}': '[' without matching ']'"
+        ))
+    }
 }
 
 fn item(file: &str, text: &str) -> ContentItem {
@@ -303,4 +320,27 @@ fn ids_and_names_claimed_by_two_files() {
     let d = check_duplicates([&i, &j]);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].yaml_path.as_deref(), Some("commonfields.id"));
+}
+
+#[test]
+fn dt_the_engine_cannot_parse_is_an_error_at_its_line() {
+    let found = findings(&[
+        // A context operand, a complex root and accessor, a template argument, a filter side.
+        "{type: condition, task: {name: a}, conditions: [{label: 'yes', condition: [[{operator: isExists, left: {value: {simple: 'incident.[severity'}, iscontext: true}}]]}], nexttasks: {'yes': ['1']}}",
+        "{type: regular, task: {name: b, script: Set}, scriptarguments: {key: {simple: k}, value: {complex: {root: 'File.[0', accessor: 'MD5['}}}}",
+        "{type: regular, task: {name: c, script: Set}, scriptarguments: {key: {simple: k}, value: {simple: 'size ${File.[0}'}}}",
+        "{type: regular, task: {name: d, script: Set}, scriptarguments: {key: {simple: k}, value: {complex: {root: File, filters: [[{operator: isExists, left: {value: {simple: 'File.[x'}, iscontext: true}}]]}}}}",
+        // Parsable: no findings.
+        "{type: regular, task: {name: e, script: Set}, scriptarguments: {key: {simple: k}, value: {simple: '${File.[0]}'}}}",
+    ]);
+    assert_eq!(
+        found,
+        [
+            "10: error: task \"1\" (\"a\"): invalid DT expression 'incident.[severity': '[' without matching ']'",
+            "12: error: task \"2\" (\"b\"): invalid DT expression 'File.[0': '[' without matching ']'",
+            "12: error: task \"2\" (\"b\"): invalid DT expression 'MD5[': '[' without matching ']'",
+            "14: error: task \"3\" (\"c\"): invalid DT expression 'size ${File.[0}': '[' without matching ']'",
+            "16: error: task \"4\" (\"d\"): invalid DT expression 'File.[x': '[' without matching ']'",
+        ]
+    );
 }

@@ -61,6 +61,24 @@ pub fn interpolate(template: &str, scope: &Scope<'_>) -> Result<Interpolated, Dt
     })
 }
 
+/// Checks the syntax of every `${expr}` in `template` without evaluating it (see
+/// [`check_path`](crate::check_path)); a `${` without its matching `}` stays literal text when
+/// interpolated, so it is not an error here either.
+pub fn check_template(template: &str) -> Result<(), DtError> {
+    let mut rest = template;
+    while let Some(pos) = rest.find("${") {
+        let tail = rest.get(pos..).unwrap_or_default();
+        match interpolation_end(tail, 0) {
+            Some(end) => {
+                crate::path::check_path(tail.get(2..end).unwrap_or_default())?;
+                rest = tail.get(end + 1..).unwrap_or_default();
+            }
+            None => rest = tail.get(2..).unwrap_or_default(),
+        }
+    }
+    Ok(())
+}
+
 /// The string form of a value in a template: strings as they are, numbers and booleans in JSON
 /// form, lists joined with `,` (elements in this same form, `null` as empty), objects as
 /// compact JSON, `null` as the empty string.

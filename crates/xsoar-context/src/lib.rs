@@ -5,7 +5,8 @@
 //!   `Certs.[0]`, `Data=val.toUpperCase()`) against a [`Scope`] (special roots such as
 //!   `incident` and `inputs`, then context layers) or against any value.
 //! * [`interpolate`] expands `${...}` in argument values, with the whole-value and template
-//!   rules; [`to_display_string`] is the template string form.
+//!   rules; [`to_display_string`] is the template string form. [`check_path`] and
+//!   [`check_template`] check the syntax alone, for `validate`.
 //! * [`merge_entry_context`] merges an `EntryContext` entry (append, update-by-selector,
 //!   `(true)` overwrite); [`set_path`], [`append_path`], [`delete_path`], [`delete_index`] and
 //!   [`clear_except`] are the direct edits of `Set` and `DeleteContext`.
@@ -29,11 +30,11 @@ mod scan;
 mod scope;
 
 pub use error::DtError;
-pub use interpolate::{interpolate, to_display_string, Interpolated};
+pub use interpolate::{check_template, interpolate, to_display_string, Interpolated};
 pub use js::{eval_js, js_truthy};
 pub use merge::{
     append_path, check_entry_context_key, clear_except, delete_index, delete_path, get_path,
     merge_entry_context, set_path,
 };
-pub use path::{eval_path, eval_path_on};
+pub use path::{check_path, eval_path, eval_path_on};
 pub use scope::Scope;

@@ -435,6 +435,18 @@ pub(crate) fn strip_braces(expr: &str) -> &str {
     }
 }
 
+/// Checks the syntax of a DT expression without evaluating it, as `validate` does for the
+/// context paths a playbook reads: a broken path (an unclosed `[`, a selector without its `)`)
+/// then shows up at its line before a run reaches the task. One enclosing `${...}` is
+/// stripped; the empty expression is fine (it yields nothing).
+pub fn check_path(expr: &str) -> Result<(), DtError> {
+    let inner = strip_braces(expr);
+    if inner.is_empty() {
+        return Ok(());
+    }
+    parse_cached(inner).map(drop)
+}
+
 /// Evaluates a bare DT expression against a scope. `Ok(None)` is *nothing*.
 ///
 /// An enclosing `${...}` is stripped. The empty expression is nothing; `.` is the whole view.

@@ -144,3 +144,45 @@ fn display_strings() {
         assert_eq!(to_display_string(value), *expected, "{value}");
     }
 }
+
+/// The syntax check finds what evaluation would reject, and accepts everything evaluation
+/// accepts: paths with selectors and mutators, one enclosing `${...}`, literal text and an
+/// unclosed `${` (which interpolation keeps as text).
+#[test]
+fn syntax_checks_agree_with_evaluation() {
+    use xsoar_context::{check_path, check_template, eval_path};
+    let ctx = context();
+    let scope = Scope::new(&ctx);
+    for ok in [
+        "",
+        "File.MD5",
+        "${File.MD5}",
+        "Files(val.Name == 'a.txt').Name",
+        "Files.[0]",
+        "Cert(val.Subject == 'a}b')",
+        "File.MD5=val.toUpperCase()",
+    ] {
+        assert_eq!(check_path(ok), Ok(()), "{ok:?}");
+        assert!(eval_path(ok, &scope).is_ok(), "{ok:?}");
+    }
+    for bad in [
+        "incident.[severity",
+        "Files(val.Name == 'a.txt'",
+        "Files().Name",
+    ] {
+        let checked = check_path(bad).expect_err(bad);
+        let evaluated = eval_path(bad, &scope).expect_err(bad);
+        assert_eq!(checked, evaluated, "{bad:?}");
+    }
+    for ok in [
+        "plain text",
+        "${File.MD5} and ${Num}",
+        "keeps ${ open",
+        "a ${} b",
+    ] {
+        assert_eq!(check_template(ok), Ok(()), "{ok:?}");
+    }
+    let err = check_template("size ${File.Size} of ${Files().Name}").expect_err("bad");
+    assert_eq!(err.expression, "Files().Name");
+    assert_eq!(err.message, "empty selector");
+}

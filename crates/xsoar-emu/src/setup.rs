@@ -183,11 +183,19 @@ impl Vocabulary for EngineVocabulary {
             .map(drop)
             .map_err(str::to_owned)
     }
+
+    fn dt_path(&self, expr: &str) -> Result<(), String> {
+        xsoar_context::check_path(expr).map_err(|e| e.to_string())
+    }
+
+    fn dt_template(&self, text: &str) -> Result<(), String> {
+        xsoar_context::check_template(text).map_err(|e| e.to_string())
+    }
 }
 
 /// Check loaded files against each other and against what the engine provides: sub-playbooks,
-/// scripts and commands that nothing provides, unknown operators and transformers, ids and
-/// names claimed by two files, each located in its file's text. The checks of each file on
+/// scripts and commands that nothing provides, unknown operators and transformers, DT the
+/// engine cannot parse, ids and names claimed by two files, each located in its file's text. The checks of each file on
 /// its own came with its parse, with line and column.
 pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
     let mut lib = xsoar_engine::builtin_library();
