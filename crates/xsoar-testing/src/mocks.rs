@@ -349,7 +349,7 @@ impl MockSet {
                 if m.playbook.is_some() != scoped || m.command != call.command {
                     continue;
                 }
-                let place = format!("'{}' ({}:{})", m.name, m.file, m.line);
+                let place = m.to_string();
                 if !m.answers_brand(call) {
                     why_not.push(format!(
                         "{place} is for brand '{}'",
@@ -773,8 +773,15 @@ pub fn parse_duration(v: &Value) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `'name' (file:line)`; a mock without a `name:` is named by its place, so that alone is
+/// written (`file:line`), not the same place twice.
 impl fmt::Display for Mock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "'{}' ({}:{})", self.name, self.file, self.line)
+        let place = format!("{}:{}", self.file, self.line);
+        if self.name == place {
+            f.write_str(&place)
+        } else {
+            write!(f, "'{}' ({place})", self.name)
+        }
     }
 }

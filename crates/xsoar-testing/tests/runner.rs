@@ -201,6 +201,8 @@ mocks:
     command: signl4_alert
     args: {s4_external_id: not-this-one}
     context: {X: 1}
+  - command: signl4_alert
+    args: {s4_service: "*"}
 "#;
     let mocks = mocks(&[("tests/mocks/a.yml", other), ("tests/mocks/b.yml", near)]);
     let r = runner(lib, mocks).run_one(&c).await;
@@ -213,6 +215,11 @@ mocks:
     );
     assert!(
         msg.contains("'other alert' (tests/mocks/b.yml:3): argument 's4_external_id' is 'default-ext', expected 'not-this-one'"),
+        "{msg}"
+    );
+    // A mock without a name is named by its place alone, once.
+    assert!(
+        msg.contains("; tests/mocks/b.yml:7: argument 's4_service' is absent, expected any value."),
         "{msg}"
     );
     let t = r.failure.and_then(|f| f.task).expect("failing task");
