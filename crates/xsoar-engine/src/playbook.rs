@@ -207,7 +207,8 @@ pub struct TaskRun {
     pub name: String,
     /// Task type (`regular`, `condition`, ...).
     pub task_type: String,
-    /// What it executes (`SIGNL4|||signl4_alert`, `Set`, a sub-playbook name).
+    /// What it executes (`SIGNL4|||signl4_alert`, `Set`, a sub-playbook name); `manual` for a
+    /// task that waits for an analyst, empty for one that runs nothing (builtin conditions).
     pub target: String,
     /// State.
     pub state: TaskState,
@@ -421,6 +422,8 @@ fn target_text(t: &Task) -> String {
         TaskTarget::Command { brand, command } => format!("{}|||{command}", brand.unwrap_or("")),
         TaskTarget::Script(s) => s.to_owned(),
         TaskTarget::NoOp => String::new(),
+        // A condition task with builtin conditions runs nothing and waits for no one.
+        TaskTarget::Manual if !t.conditions.is_empty() => String::new(),
         TaskTarget::Manual => "manual".into(),
     }
 }

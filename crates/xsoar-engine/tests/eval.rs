@@ -516,6 +516,13 @@ fn numbers() {
         ("lessThan", "c:Flag", "l:1", "true is not a number"),
         ("InRange", "c:Num", "l:5", "range must be 'min,max'"),
         ("InRange", "c:Num", "l:a,b", "'a' is not a number"),
+        // A context path written as a literal (no iscontext) gets a hint.
+        (
+            "greaterThan",
+            "l:incident.severity",
+            "l:2",
+            "operator 'greaterThan': 'incident.severity' is not a number (if that is a context path, mark the operand iscontext: true or write ${incident.severity})",
+        ),
     ]);
 }
 

@@ -282,6 +282,9 @@ fn join_runs_once_after_pruned_branches() {
             "the join ran exactly once"
         );
         assert_eq!(run.root.tasks["5"].executions, 1);
+        // A builtin condition runs nothing: no target, not "manual".
+        let condition = run.root.tasks.values().find(|t| t.name == "severe?");
+        assert_eq!(condition.map(|t| t.target.as_str()), Some(""));
     }
 }
 
@@ -403,6 +406,7 @@ fn manual_tasks_wait_and_resume() {
             .expect("runs");
     assert_eq!(run.state, RunState::Waiting);
     assert_eq!(state_of(&run, "1"), TaskState::Waiting);
+    assert_eq!(run.root.tasks["1"].target, "manual");
     let err = futures::executor::block_on(h.engine.complete_task(
         &mut inv,
         &mut run,

@@ -249,6 +249,10 @@ impl Cx {
             Value::String(s) if s.trim().is_empty() => Ok(None),
             Value::String(s) => match s.trim().parse::<f64>() {
                 Ok(f) if f.is_finite() => Ok(Some(f)),
+                _ if looks_like_a_path(s) => Err(self.err(format!(
+                    "'{s}' is not a number (if that is a context path, mark the operand iscontext: true or write ${{{}}})",
+                    s.trim()
+                ))),
                 _ => Err(self.err(format!("'{s}' is not a number"))),
             },
             other => Err(self.err(format!("{} is not a number", show(other)))),
@@ -433,4 +437,17 @@ fn cidr_contains(range: &Cidr, ip: &IpAddr) -> bool {
         }
         _ => false,
     }
+}
+
+/// Text shaped like a dotted context path (`incident.severity`, `File.[0].SHA256`): as the
+/// literal value of a condition operand it is most likely a path written without
+/// `iscontext: true`, which a number comparison would otherwise only call "not a number".
+fn looks_like_a_path(s: &str) -> bool {
+    let s = s.trim();
+    s.contains('.')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
 }
