@@ -183,6 +183,12 @@ pub trait ConnectorFactory: Send + Sync {
     fn extra_secrets(&self, _instance: &InstanceConfig) -> Vec<Secret> {
         Vec::new()
     }
+
+    /// Command names every connector of this brand accepts beyond the YAML (alias, real
+    /// name), as [`Connector::aliases`]; known before any instance is built. Default: none.
+    fn aliases(&self) -> &[(&'static str, &'static str)] {
+        &[]
+    }
 }
 
 /// One instance's implementation of an integration's commands.

@@ -120,6 +120,14 @@ pub async fn run(args: TestArgs, engine: &EngineOpts) -> Result<ExitCode> {
     let mocks = load_mocks(&args.mocks)?;
     let recording = args.record.is_some();
     let env = setup::build_test_env(engine, extra, recording).await?;
+    let aliases: Vec<&str> = env
+        .factories
+        .iter()
+        .flat_map(|f| f.aliases().iter().map(|(alias, _)| *alias))
+        .collect();
+    for warning in xsoar_testing::lint(&mocks, &env.library, &aliases, &cases) {
+        eprintln!("warning: {warning}");
+    }
     let live = if recording {
         Live::Record
     } else if !args.allow_live.is_empty() {

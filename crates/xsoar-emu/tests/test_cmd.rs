@@ -76,6 +76,8 @@ fn the_signl4_suite_passes_with_its_mocks() {
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(summary_lines(&out), vec!["5 passed, 0 failed"], "{out}");
     assert!(out.starts_with("Running 5 test playbooks ("), "{out}");
+    // The project's mocks are all for commands, arguments and playbooks that exist.
+    assert!(!err.contains("warning"), "{err}");
     for name in [
         "SIGNL4 Alert - Test",
         "SIGNL4 Alert and Close - Test",
@@ -306,4 +308,33 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
         err.contains("no test playbook matches --filter 'no-such-test' (among "),
         "{err}"
     );
+}
+
+#[test]
+fn a_misspelt_mock_is_warned_about_before_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mocks = dir.path().join("typo.yml");
+    std::fs::write(
+        &mocks,
+        "mocks:\n  - command: SIGNL4|||signl4_alrt\n    context: {}\n  - command: wildfire-report\n    context: {}\n",
+    )
+    .expect("mock file");
+    let (code, out, err) = run(emu(&[
+        "tests/playbooks/",
+        "--mocks",
+        &path_str(&mocks),
+        "-k",
+        "SIGNL4 Alert - Test",
+    ]));
+    // The typo leaves signl4_alert without a mock: the test fails, and the warning says why.
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {}:2: the mock is for 'SIGNL4|||signl4_alrt', which integration 'SIGNL4' does not declare (did you mean 'signl4_alert'?)",
+            path_str(&mocks)
+        )),
+        "{err}"
+    );
+    // A mock for an integration that is not loaded is what mocks are for: no warning.
+    assert!(!err.contains("wildfire-report"), "{err}");
 }

@@ -81,6 +81,10 @@ impl ConnectorFactory for Signl4Factory {
         Ok(Arc::new(self.build_connector(instance)?))
     }
 
+    fn aliases(&self) -> &[(&'static str, &'static str)] {
+        ALIASES
+    }
+
     /// A webhook URL pasted into `url` (`…/webhook/<secret>`) carries a team secret, maybe
     /// another team's than the `secret` parameter: every path segment after `webhook` is one.
     fn extra_secrets(&self, instance: &InstanceConfig) -> Vec<Secret> {

@@ -14,12 +14,14 @@
 //! * [`runner`]: one engine per test, parallel runs;
 //! * [`select`]: discovery (`TestPlaybooks/` layout), `--filter`, `--shard`;
 //! * [`report`]: failure analysis, JUnit XML, JSON;
-//! * [`record`]: real executions back into a mock file.
+//! * [`record`]: real executions back into a mock file;
+//! * [`lint`]: warnings about mocks that load but can never apply.
 //!
 //! Like the engine, this crate does no IO of its own: it takes file contents and returns
 //! texts, and the binary reads and writes the files.
 
 pub mod hook;
+pub mod lint;
 pub mod mocks;
 pub mod polling;
 pub mod reads;
@@ -29,6 +31,7 @@ pub mod runner;
 pub mod select;
 
 pub use hook::{Live, PollRequest, RecordedCall, TestHook, NATIVE_SCRIPTS};
+pub use lint::lint;
 pub use mocks::{Fixture, Matcher, Mock, MockError, MockErrors, MockSet, Selection};
 pub use record::recording_yaml;
 pub use report::{

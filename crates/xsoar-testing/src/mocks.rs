@@ -320,6 +320,11 @@ impl MockSet {
         &self.files
     }
 
+    /// The test playbooks (id, name or glob) that per-playbook fixtures are for.
+    pub fn fixture_playbooks(&self) -> impl Iterator<Item = &str> {
+        self.playbooks.iter().map(|(p, _)| p.as_str())
+    }
+
     /// Brands that some mock names (`Brand|||command`).
     pub fn brands(&self) -> Vec<String> {
         let mut out: Vec<String> = self.mocks.iter().filter_map(|m| m.brand.clone()).collect();
