@@ -65,6 +65,16 @@ pub struct TestArgs {
     pub max_task_executions: usize,
 }
 
+/// The line of the test playbook's task a failure happened at, read from its file (the
+/// runner works on the loaded model, which keeps no positions).
+fn failing_task_line(r: &TestResult) -> Option<usize> {
+    use xsoar_content::PathSeg;
+    let task = xsoar_testing::failing_top_task(r)?;
+    let text = std::fs::read_to_string(&r.file).ok()?;
+    let path = [PathSeg::Key("tasks".into()), PathSeg::Key(task.to_owned())];
+    xsoar_content::locate(&text, &path).map(|(line, _)| line)
+}
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
 }
@@ -208,10 +218,13 @@ pub async fn run(args: TestArgs, engine: &EngineOpts) -> Result<ExitCode> {
         outln!("{}", result_line(r, style));
         bar.draw(done, total);
     };
-    let results = runner
+    let mut results = runner
         .run_suite(&selected, jobs, Some(spawner.as_ref()), &mut on_result)
         .await;
     bar.clear();
+    for r in results.iter_mut().filter(|r| !r.passed) {
+        r.file_line = failing_task_line(r);
+    }
 
     let failed: Vec<&TestResult> = results.iter().filter(|r| !r.passed).collect();
     if !failed.is_empty() {

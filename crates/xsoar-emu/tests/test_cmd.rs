@@ -170,6 +170,19 @@ fn a_failing_test_playbook_fails_the_run() {
     assert!(out.contains("    command: !VerifyContext path=SIGNL4.AlertCreated.eventId expectedValue=not-the-mocked-id\n"), "{out}");
     assert!(out.contains("VerifyContext: 'SIGNL4.AlertCreated.eventId' is '2518236416806594587_3e5a0c2e-7c1f-4a57-9a4e-1f0b6a0d2c11', expected 'not-the-mocked-id'"), "{out}");
     assert!(out.contains("      SIGNL4.AlertCreated.eventId = \"2518236416806594587_3e5a0c2e-7c1f-4a57-9a4e-1f0b6a0d2c11\"\n"), "{out}");
+    // The file line points at the failing task in the test playbook.
+    let task_line = BROKEN
+        .lines()
+        .position(|l| l.trim_start().starts_with("\"2\":"))
+        .map(|i| i + 1)
+        .expect("task 2 in the fixture");
+    assert!(
+        out.contains(&format!(
+            "    file: {}:{task_line}\n",
+            path_str(&extra.join("broken.yml"))
+        )),
+        "{out}"
+    );
     let xml = read(&junit);
     assert!(xml.contains("tests=\"6\" failures=\"1\""), "{xml}");
     assert_eq!(xml.matches("<failure message=\"task 2 &apos;Expect another event&apos; in &apos;Broken Verify - Test&apos; failed: VerifyContext:").count(), 1, "{xml}");

@@ -35,8 +35,8 @@ pub use lint::lint;
 pub use mocks::{Fixture, Matcher, Mock, MockError, MockErrors, MockSet, Selection};
 pub use record::recording_yaml;
 pub use report::{
-    failure_details, human_ms, human_virtual, json_report, junit_xml, summary_line, ContextRead,
-    FailedTask, Failure, JunitMeta, Predecessor, TestResult,
+    failing_top_task, failure_details, human_ms, human_virtual, json_report, junit_xml,
+    summary_line, ContextRead, FailedTask, Failure, JunitMeta, Predecessor, TestResult,
 };
 pub use runner::{mock_instance_name, EngineTemplate, RunConfig, Runner, Spawner};
 pub use select::{name_matches, select, test_cases, Shard, TestCase};

@@ -24,6 +24,10 @@ pub struct TestResult {
     pub id: String,
     /// File the playbook came from.
     pub file: String,
+    /// Line in `file` of the test playbook's task the failure happened at (in that task, or
+    /// in a sub-playbook it ran). Set by whoever has the file's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_line: Option<usize>,
     /// Whether the run completed.
     pub passed: bool,
     /// Final run state (`completed`, `failed`, `waiting`, `inprogress`).
@@ -54,6 +58,7 @@ impl TestResult {
             name: case.name.clone(),
             id: case.id.clone(),
             file: case.file.clone(),
+            file_line: None,
             passed: false,
             state: "failed".into(),
             duration_ms: 0,
@@ -377,8 +382,21 @@ pub fn failure_details(r: &TestResult) -> String {
             out.push_str(&format!("    missing mock: {m}\n"));
         }
     }
-    out.push_str(&format!("    file: {}\n", r.file));
+    match r.file_line {
+        Some(line) => out.push_str(&format!("    file: {}:{line}\n", r.file)),
+        None => out.push_str(&format!("    file: {}\n", r.file)),
+    }
     out
+}
+
+/// The id, in the test playbook itself, of the task a failure happened at: the failing task,
+/// or the outermost sub-playbook task that led to it.
+pub fn failing_top_task(r: &TestResult) -> Option<&str> {
+    let task = r.failure.as_ref()?.task.as_ref()?;
+    match task.via.first() {
+        Some(via) => via.split_whitespace().next(),
+        None => Some(task.task_id.as_str()),
+    }
 }
 
 fn push_reads(reads: &[ContextRead], indent: &str, out: &mut String) {
@@ -523,4 +541,46 @@ pub fn json_report(results: &[TestResult]) -> Value {
         },
         "tests": results,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failing_top_task_is_the_outermost_task_of_the_test_playbook() {
+        let case = crate::TestCase {
+            name: "T".into(),
+            id: "t".into(),
+            file: "t.yml".into(),
+        };
+        let mut r = TestResult::broken(&case, "boom".into());
+        assert_eq!(failing_top_task(&r), None);
+        let task = FailedTask {
+            playbook: "Child".into(),
+            task_id: "7".into(),
+            task_name: "inner".into(),
+            via: vec!["3 'Child'".into(), "1 'Grandchild'".into()],
+            command: None,
+            error: "boom".into(),
+            entry_id: None,
+            reads: Vec::new(),
+            reached_from: Vec::new(),
+        };
+        r.failure = Some(Failure {
+            message: "boom".into(),
+            task: Some(task.clone()),
+        });
+        assert_eq!(failing_top_task(&r), Some("3"));
+        r.file_line = Some(42);
+        assert!(failure_details(&r).ends_with("    file: t.yml:42\n"));
+        r.failure = Some(Failure {
+            message: "boom".into(),
+            task: Some(FailedTask {
+                via: Vec::new(),
+                ..task
+            }),
+        });
+        assert_eq!(failing_top_task(&r), Some("7"));
+    }
 }

@@ -339,6 +339,7 @@ async fn run_case(
         name: case.name.clone(),
         id: case.id.clone(),
         file: case.file.clone(),
+        file_line: None,
         passed: run.state == RunState::Completed && failure.is_none(),
         state: run.state.as_str().to_owned(),
         duration_ms: wall.elapsed().as_millis() as u64,
