@@ -391,11 +391,10 @@ impl MockSet {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
+/// A mock file's fixtures (its `mocks:` are read one by one, see `parse_file`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileDoc {
-    #[serde(default)]
-    mocks: Vec<MockDoc>,
     #[serde(default)]
     incident: Option<Map<String, Value>>,
     #[serde(default)]
@@ -534,6 +533,15 @@ impl ResultDoc {
     }
 }
 
+/// The 1-based character column of byte offset `byte` in line `line` (1-based) of `text`.
+fn t_chars(text: &str, line: usize, byte: usize) -> usize {
+    text.lines()
+        .nth(line - 1)
+        .and_then(|t| t.get(..byte))
+        .map_or(byte, |p| p.chars().count())
+        + 1
+}
+
 fn is_blank(text: &str) -> bool {
     text.lines().all(|l| {
         let t = l.trim();
@@ -548,22 +556,18 @@ fn parse_file(name: &str, text: &str) -> Result<MockSet, Vec<MockError>> {
         col,
         message,
     };
-    let doc: FileDoc = if is_blank(text) {
-        FileDoc::default()
-    } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            let (line, col) = e
-                .location()
-                .map(|l| (Some(l.line()), Some(l.column())))
-                .unwrap_or((None, None));
-            let msg = e.to_string();
-            // serde_yaml appends " at line X column Y"; the location is already in front.
-            let msg = match msg.find(" at line ") {
-                Some(i) if line.is_some() => msg[..i].to_owned(),
-                _ => msg,
-            };
-            vec![err(line, col, format!("not a valid mock file: {msg}"))]
-        })?
+    let syntax = |e: serde_yaml::Error| {
+        let (line, col) = e
+            .location()
+            .map(|l| (Some(l.line()), Some(l.column())))
+            .unwrap_or((None, None));
+        let msg = e.to_string();
+        // serde_yaml appends " at line X column Y"; the location is already in front.
+        let msg = match msg.find(" at line ") {
+            Some(i) if line.is_some() => msg[..i].to_owned(),
+            _ => msg,
+        };
+        vec![err(line, col, format!("not a valid mock file: {msg}"))]
     };
     let at = |path: &[PathSeg]| {
         xsoar_content::locate(text, path)
@@ -571,9 +575,73 @@ fn parse_file(name: &str, text: &str) -> Result<MockSet, Vec<MockError>> {
             .map(|(l, c)| (Some(l), Some(c)))
             .unwrap_or((None, None))
     };
+    // The file is read as YAML first, then the fixtures and each mock on its own, so one
+    // misshapen mock (a misspelt key, a list where a map belongs) does not hide the problems
+    // of the others.
+    let mut value: serde_yaml::Value = if is_blank(text) {
+        serde_yaml::Value::Null
+    } else {
+        serde_yaml::from_str(text).map_err(syntax)?
+    };
+    let raw_mocks = match value.as_mapping_mut() {
+        Some(map) => map.remove("mocks"),
+        None => None,
+    };
     let mut errors = Vec::new();
+    let mut shape = |path: Vec<PathSeg>, prefix: &str, e: serde_yaml::Error| {
+        let msg = e.to_string();
+        // An unknown key is shown where it is written.
+        let unknown = msg
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned);
+        let (line, col) = match &unknown {
+            Some(key) => {
+                let (l, _) = at(&[&path[..], &[PathSeg::Key(key.clone())]].concat());
+                let col = l.and_then(|l| {
+                    text.lines()
+                        .nth(l - 1)
+                        .and_then(|t| t.find(key.as_str()))
+                        .map(|c| t_chars(text, l, c))
+                });
+                (l, col)
+            }
+            None => at(&path),
+        };
+        errors.push(err(
+            line,
+            col,
+            format!("not a valid mock file: {prefix}{msg}"),
+        ));
+    };
+    let doc: FileDoc = if value.is_null() {
+        FileDoc::default()
+    } else {
+        serde_yaml::from_value(value).unwrap_or_else(|e| {
+            shape(Vec::new(), "", e);
+            FileDoc::default()
+        })
+    };
+    let mut items: Vec<(usize, MockDoc)> = Vec::new();
+    match raw_mocks {
+        None | Some(serde_yaml::Value::Null) => {}
+        Some(serde_yaml::Value::Sequence(seq)) => {
+            for (i, item) in seq.into_iter().enumerate() {
+                let path = vec![PathSeg::Key("mocks".into()), PathSeg::Index(i)];
+                match serde_yaml::from_value::<MockDoc>(item) {
+                    Ok(m) => items.push((i, m)),
+                    Err(e) => shape(path, &format!("mocks[{i}]: "), e),
+                }
+            }
+        }
+        Some(other) => {
+            if let Err(e) = serde_yaml::from_value::<Vec<MockDoc>>(other) {
+                shape(vec![PathSeg::Key("mocks".into())], "mocks: ", e);
+            }
+        }
+    }
     let mut mocks = Vec::new();
-    for (i, m) in doc.mocks.into_iter().enumerate() {
+    for (i, m) in items {
         let base = [PathSeg::Key("mocks".into()), PathSeg::Index(i)];
         let (line, col) = at(&base);
         let label = match &m.name {

@@ -304,6 +304,37 @@ fn errors_name_the_file_and_line() {
 }
 
 #[test]
+fn every_misshapen_mock_of_a_file_is_reported_with_the_others() {
+    let e = errors(
+        "mocks:\n  - command: a\n    contxt: {A: 1}\n  - command: b\n    times: 0\n  - command: c\n    latency: 3parsecs\n  - command: d\n    args: [x]\nincidnet: {severity: 1}\n",
+    );
+    assert_eq!(e.len(), 5, "{e:#?}");
+    assert!(
+        e[0].starts_with(
+            "tests/mocks/bad.yml:10:1: not a valid mock file: unknown field `incidnet`"
+        ),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].starts_with(
+            "tests/mocks/bad.yml:3:5: not a valid mock file: mocks[0]: unknown field `contxt`"
+        ),
+        "{e:#?}"
+    );
+    assert!(
+        e[2].starts_with(
+            "tests/mocks/bad.yml:8:3: not a valid mock file: mocks[3]: invalid type: sequence"
+        ),
+        "{e:#?}"
+    );
+    assert_eq!(e[3], "tests/mocks/bad.yml:5:5: mocks[1]: `times: 0` would never answer; remove the mock or give a positive count");
+    assert!(
+        e[4].starts_with("tests/mocks/bad.yml:7:5: mocks[2]: latency '3parsecs' is not a duration"),
+        "{e:#?}"
+    );
+}
+
+#[test]
 fn all_files_are_checked_before_failing() {
     let files = vec![
         (
