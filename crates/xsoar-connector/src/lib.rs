@@ -184,9 +184,10 @@ pub trait ConnectorFactory: Send + Sync {
         Vec::new()
     }
 
-    /// Command names every connector of this brand accepts beyond the YAML (alias, real
-    /// name), as [`Connector::aliases`]; known before any instance is built. Default: none.
-    fn aliases(&self) -> &[(&'static str, &'static str)] {
+    /// Command names the connectors of this brand accept beyond the YAML, as (alias, real
+    /// name): `signl4_close`, the first release's name. The engine dispatches an alias to the
+    /// real command; the test runner accepts mocks for it. Default: none.
+    fn aliases(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
 }
@@ -202,11 +203,6 @@ pub trait Connector: Send + Sync {
 
     /// The instance's Test button (`test-module`): `Ok(())` means XSOAR's `ok`.
     fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>>;
-
-    /// Command names this connector implements beyond the YAML (aliases such as `signl4_close`).
-    fn aliases(&self) -> &[(&'static str, &'static str)] {
-        &[]
-    }
 }
 
 /// Why a command could not produce a result. Displayed verbatim in the error entry, so every

@@ -194,18 +194,7 @@ fn flatten_cell(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(py_str).collect::<Vec<_>>().join(",\n"),
-        other => json_dumps_indent4(other),
-    }
-}
-
-fn json_dumps_indent4(v: &Value) -> String {
-    use serde::Serialize;
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    match v.serialize(&mut ser) {
-        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
-        Err(_) => v.to_string(),
+        other => python_json_dumps(other, Some(4), false),
     }
 }
 

@@ -63,6 +63,9 @@ impl ConnectorFactory for Timed {
     fn build(&self, instance: &InstanceConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
         Ok(Arc::new(TimedConnector(self.0.build(instance)?)))
     }
+    fn aliases(&self) -> &'static [(&'static str, &'static str)] {
+        self.0.aliases()
+    }
 }
 struct TimedConnector(Arc<dyn Connector>);
 impl std::fmt::Debug for TimedConnector {
@@ -84,9 +87,6 @@ impl Connector for TimedConnector {
     }
     fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
         self.0.test_module()
-    }
-    fn aliases(&self) -> &[(&'static str, &'static str)] {
-        self.0.aliases()
     }
 }
 

@@ -195,8 +195,8 @@ impl Vocabulary for EngineVocabulary {
 
 /// Check loaded files against each other and against what the engine provides: sub-playbooks,
 /// scripts and commands that nothing provides, unknown operators and transformers, DT the
-/// engine cannot parse, ids and names claimed by two files, each located in its file's text. The checks of each file on
-/// its own came with its parse, with line and column.
+/// engine cannot parse, ids and names claimed by two files, each located in its file's text.
+/// The checks of each file on its own came with its parse, with line and column.
 pub fn check_loaded(loaded: &[LoadedFile]) -> Report {
     let mut lib = xsoar_engine::builtin_library();
     for f in loaded {

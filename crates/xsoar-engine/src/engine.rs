@@ -1408,9 +1408,8 @@ fn alias_target(lib: &Library, registry: &Registry, name: &str) -> Option<String
     registry
         .instances
         .iter()
-        .filter(|i| i.spec.enabled)
-        .filter_map(|i| i.connector.as_ref().ok())
-        .flat_map(|c| c.aliases().iter())
+        .filter(|i| i.spec.enabled && i.connector.is_ok())
+        .flat_map(|i| i.aliases.iter())
         .find(|(alias, _)| *alias == name)
         .map(|(_, real)| (*real).to_owned())
 }

@@ -55,6 +55,8 @@ pub(crate) struct Instance {
     pub secret_params: Vec<String>,
     /// The parameters the integration declares (`None`: the integration is not loaded).
     pub declared_params: Option<Vec<String>>,
+    /// Command aliases of its connector factory (alias, real name).
+    pub aliases: &'static [(&'static str, &'static str)],
 }
 
 /// The instances of one engine, with their connectors.
@@ -93,6 +95,7 @@ impl Registry {
             secrets: Vec::new(),
             secret_params: Vec::new(),
             declared_params: Some(Vec::new()),
+            aliases: &[],
         });
         for spec in specs {
             let integration = library.integration(&spec.brand);
@@ -142,6 +145,7 @@ impl Registry {
                 secrets,
                 secret_params,
                 declared_params,
+                aliases: factory.map_or(&[], |f| f.aliases()),
             });
         }
         let modules = Arc::new(Value::Array(

@@ -81,7 +81,7 @@ impl ConnectorFactory for Signl4Factory {
         Ok(Arc::new(self.build_connector(instance)?))
     }
 
-    fn aliases(&self) -> &[(&'static str, &'static str)] {
+    fn aliases(&self) -> &'static [(&'static str, &'static str)] {
         ALIASES
     }
 
@@ -337,10 +337,6 @@ impl Connector for Signl4Connector {
             }
             .instrument(span),
         )
-    }
-
-    fn aliases(&self) -> &[(&'static str, &'static str)] {
-        ALIASES
     }
 }
 

@@ -172,7 +172,10 @@ async fn first_release_alias_signl4_close_works() {
     )
     .await;
     let c = connector(&server.uri());
-    assert_eq!(c.aliases(), &[("signl4_close", "signl4_close_alert")]);
+    assert_eq!(
+        xsoar_signl4::factory().aliases(),
+        &[("signl4_close", "signl4_close_alert")]
+    );
     let out = run_ok(
         c.as_ref(),
         "signl4_close",
