@@ -28,7 +28,7 @@ pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
 /// An epoch number (seconds, or milliseconds from 1e11 on, as the date transformers read
 /// them) as RFC 3339.
 fn from_epoch(n: f64) -> Option<String> {
-    crate::eval::time_from_epoch(n).and_then(|t| t.format(&Rfc3339).ok())
+    crate::eval::time_from_epoch(n).and_then(crate::eval::dates::format)
 }
 
 /// The time `v` stands for: `Ok(None)` for "not set" (`null`, `""`), `Ok(Some(rfc3339))` for

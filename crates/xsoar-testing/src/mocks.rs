@@ -533,15 +533,6 @@ impl ResultDoc {
     }
 }
 
-/// The 1-based character column of byte offset `byte` in line `line` (1-based) of `text`.
-fn t_chars(text: &str, line: usize, byte: usize) -> usize {
-    text.lines()
-        .nth(line - 1)
-        .and_then(|t| t.get(..byte))
-        .map_or(byte, |p| p.chars().count())
-        + 1
-}
-
 fn is_blank(text: &str) -> bool {
     text.lines().all(|l| {
         let t = l.trim();
@@ -598,11 +589,11 @@ fn parse_file(name: &str, text: &str) -> Result<MockSet, Vec<MockError>> {
         let (line, col) = match &unknown {
             Some(key) => {
                 let (l, _) = at(&[&path[..], &[PathSeg::Key(key.clone())]].concat());
+                // Columns count characters, as `locate` does.
                 let col = l.and_then(|l| {
-                    text.lines()
-                        .nth(l - 1)
-                        .and_then(|t| t.find(key.as_str()))
-                        .map(|c| t_chars(text, l, c))
+                    let line = text.lines().nth(l - 1)?;
+                    line.find(key.as_str())
+                        .map(|byte| line[..byte].chars().count() + 1)
                 });
                 (l, col)
             }
