@@ -20,6 +20,8 @@
 //!    (outside the connector call) per command, so the overhead can be attributed. Measured
 //!    twice: against the simulator inside the benchmark process (sharing its runtime and both
 //!    cores), and against `xsoar-emu signl4-sim` in its own process, as a team runs it.
+//!    Then the engine's own work with warm caches: the same command, back to back, on an
+//!    instance that replays one real reply of the simulator without I/O.
 //! 2. 1,000 concurrent runs of the "SIGNL4 Alert and Close" playbook (manual step completed
 //!    by option) against the simulator: throughput and peak memory (VmHWM).
 
@@ -88,6 +90,56 @@ impl Connector for TimedConnector {
     fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
         self.0.test_module()
     }
+}
+
+/// Hands back one recorded SIGNL4 reply without any I/O: what is left of a command's time
+/// with it is the engine's own work with warm caches.
+#[derive(Debug)]
+struct Canned(CommandOutput);
+impl Connector for Canned {
+    fn execute<'a>(
+        &'a self,
+        _call: CommandCall<'a>,
+    ) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
+        Box::pin(async move { Ok(self.0.clone()) })
+    }
+    fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+struct CannedFactory(CommandOutput);
+impl ConnectorFactory for CannedFactory {
+    fn brand(&self) -> &str {
+        "SIGNL4"
+    }
+    fn build(&self, _instance: &InstanceConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+        Ok(Arc::new(Canned(self.0.clone())))
+    }
+}
+
+/// `!signl4_alert` through an engine whose SIGNL4 instance replays one real reply of the
+/// simulator at `url`, back to back with no I/O: µs per command (median of 21 blocks).
+async fn warm_engine_us(fx: &Fixtures, url: &str) -> f64 {
+    let reply = fx.connector_call_output().await;
+    let engine = engine_for(url);
+    engine.register_factory(Arc::new(CannedFactory(reply)));
+    engine.set_instances(vec![InstanceSpec {
+        name: "sim".into(),
+        brand: "SIGNL4".into(),
+        enabled: true,
+        params: sim_params(url),
+        simulated: true,
+    }]);
+    let mut per_command = Vec::new();
+    for _ in 0..21 {
+        let mut inv = Investigation::new("1", json!({}));
+        let t = Instant::now();
+        for _ in 0..50 {
+            alert_via_engine(&engine, &mut inv).await;
+        }
+        per_command.push(t.elapsed().as_secs_f64() * 1e6 / 50.0);
+    }
+    median(per_command)
 }
 
 fn engine_for(url: &str) -> Engine {
@@ -180,6 +232,11 @@ impl Fixtures {
 
     /// `signl4_alert` on the SIGNL4 connector, without the engine.
     async fn connector_call(&self) {
+        self.connector_call_output().await;
+    }
+
+    /// [`Self::connector_call`], keeping the connector's output.
+    async fn connector_call_output(&self) -> CommandOutput {
         let call = CommandCall {
             command: "signl4_alert",
             args: &self.args,
@@ -187,7 +244,7 @@ impl Fixtures {
             debug: false,
             investigation: None,
         };
-        self.connector.execute(call).await.expect("connector call");
+        self.connector.execute(call).await.expect("connector call")
     }
 }
 
@@ -201,12 +258,12 @@ async fn alert_via_engine(engine: &Engine, inv: &mut Investigation) {
 
 /// `!signl4_alert` through `engine`, a bare POST and the connector alone against the simulator
 /// at `url`, interleaved in blocks; prints the medians.
-async fn compare(label: &str, engine: &Engine, url: &str) {
-    compare_blocks(label, engine, url, 50).await;
+async fn compare(label: &str, engine: &Engine, url: &str) -> f64 {
+    compare_blocks(label, engine, url, 50).await
 }
 
-/// [`compare`] with `per_block` calls of each path per block.
-async fn compare_blocks(label: &str, engine: &Engine, url: &str, per_block: usize) {
+/// [`compare`] with `per_block` calls of each path per block. Returns the bare POST's median µs.
+async fn compare_blocks(label: &str, engine: &Engine, url: &str, per_block: usize) -> f64 {
     let fx = fixtures(url);
     let blocks = 41;
     let (mut engine_r, mut conn_r) = (Vec::new(), Vec::new());
@@ -264,6 +321,7 @@ async fn compare_blocks(label: &str, engine: &Engine, url: &str, per_block: usiz
         "{label}: SIGNL4 connector called by the engine: ratio to bare POST {:.3}x",
         median(inside_r)
     );
+    median(bare_us)
 }
 
 /// `xsoar-emu signl4-sim --quota 0` in a child process, stopped when dropped.
@@ -424,7 +482,13 @@ fn main() {
             }
             return;
         }
-        compare("in-process simulator", &engine, &url).await;
+        let bare = compare("in-process simulator", &engine, &url).await;
+        // The engine's own work with warm caches, against the same bare POST.
+        let warm = warm_engine_us(&fixtures(&url), &url).await;
+        println!(
+            "engine's own work per command with warm caches (SIGNL4 reply replayed, no I/O): median {warm:.2} µs = {:.3} of the bare POST",
+            warm / bare
+        );
         // `-- --worker-task`: the same from a task on the runtime's workers, where the REST
         // server runs commands (the task may move between cores from one request to the next).
         if std::env::args().any(|a| a == "--worker-task") {
