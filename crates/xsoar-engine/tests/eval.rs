@@ -329,12 +329,21 @@ fn list_sides_match_if_any_element_matches() {
         // Right list: any element too.
         ("isEqualString", "c:incident.type", "c:Names", false, false),
         ("isEqualString", "l:gamma", "c:Names", false, true),
-        // Negated operators on a list: no element matches.
-        ("notContainsString", "c:Names", "l:amm", false, false),
+        // Negated comparisons on a list: any element that meets them (XSOAR: "the filter
+        // passes if at least one item meets the requirements").
+        ("notContainsString", "c:Names", "l:amm", false, true),
         ("notContainsString", "c:Names", "l:zzz", false, true),
-        ("isNotEqualString", "c:Names", "l:alpha", false, false),
+        ("notContainsString", "c:Names", "l:a", false, false),
+        ("isNotEqualString", "c:Names", "l:alpha", false, true),
         ("isNotEqualString", "c:Names", "l:delta", false, true),
-        ("notStartWith", "c:Names", "l:g", false, false),
+        ("isNotEqualString", "l:alpha", "l:alpha", false, false),
+        ("isNotEqualString", "l:alpha", "c:Names", false, true),
+        ("notStartWith", "c:Names", "l:g", false, true),
+        ("notEndWith", "c:Names", "l:a", false, false),
+        ("notMatch", "c:Names", "l:^a", false, true),
+        ("notMatch", "c:Names", "l:a$", false, false),
+        // Set operators stay the negation of the whole value.
+        ("notInList", "c:Names", "l:alpha,zeta", false, false),
         // Missing left: positive operators fail, negated ones hold.
         ("containsString", "c:Missing", "l:a", false, false),
         ("notContainsString", "c:Missing", "l:a", false, true),
@@ -379,7 +388,8 @@ fn regex_match() {
         ("match", "c:Names", "l:^g.*a$", false, true),
         ("match", "c:Num", "l:^\\d+$", false, true),
         ("notMatch", "c:Text", "l:^\\d+$", false, true),
-        ("notMatch", "c:Names", "l:^B", false, false),
+        ("notMatch", "c:Names", "l:^B", false, true),
+        ("notMatch", "c:Names", "l:^[aBg]", false, false),
     ]);
     check_op_errors(&[(
         "match",

@@ -6,10 +6,14 @@
 //! * **Lists on a one-value side:** the left side is flattened into its elements and the atom
 //!   holds when *any* element satisfies the operator (with any element of a list on the right
 //!   side, where the right side is a single value too).
-//! * **Negated operators are the negation of their positive form** (`notContainsString` =
-//!   `!containsString`, `isNotEqualString` = `!isEqualString`, ...). On a list this means "no
-//!   element matches", and on a missing left side it means `true`: nothing does not contain
-//!   `x`. This keeps `A` and `notA` exact complements, so a two-branch condition always takes one.
+//! * **Negated comparisons hold element by element, like the others.** XSOAR's rule — a list
+//!   on a one-value side passes when at least one item meets the operator — applies to
+//!   `isNotEqualString`, `notContainsString`, `notStartWith`, `notEndWith`, `notMatch` and
+//!   `isNotEqualNumber` too: `["a", "b"]` doesn't equal `"a"` holds, because `"b"` doesn't.
+//!   When a side has no value at all (missing, `null`, `[]`) they are the negation of their
+//!   positive form, so nothing does not contain `x`. The set operators (`isNotExists`,
+//!   `isNotEmpty`, `notInList`, `notIn`, `notContainsGeneral`, `notInCidrRanges`) are always
+//!   that negation: they are about the whole value.
 //! * **Casting:** strings are compared by their text (numbers and booleans by their JSON form);
 //!   numeric and date operators parse strings. A value that cannot be cast (an object compared
 //!   as a string, `"abc"` compared as a number, an unparsable date, an invalid IP or regex) is
@@ -88,9 +92,32 @@ pub(crate) fn apply(
         other => other,
     };
     let cx = Cx { op, ignore_case };
+    if ELEMENTWISE_NEGATIONS.contains(&op) {
+        let (ls, rs) = (flatten(left.as_ref()), flatten(right.as_ref()));
+        if !ls.is_empty() && !rs.is_empty() {
+            for l in &ls {
+                for r in &rs {
+                    if !cx.positive(positive, Some(l), Some(r))? {
+                        return Ok(true);
+                    }
+                }
+            }
+            return Ok(false);
+        }
+    }
     let holds = cx.positive(positive, left.as_ref(), right.as_ref())?;
     Ok(if positive == op { holds } else { !holds })
 }
+
+/// Negated comparisons that hold when any element of a list side meets them (module docs).
+const ELEMENTWISE_NEGATIONS: &[&str] = &[
+    "isNotEqualString",
+    "notContainsString",
+    "notStartWith",
+    "notEndWith",
+    "notMatch",
+    "isNotEqualNumber",
+];
 
 /// The operator being applied (as written in error messages) and its flags.
 struct Cx {
