@@ -134,11 +134,13 @@ impl From<crate::fields::DateError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // XSOAR 6's error shape: `error` repeats the detail for clients that read only it.
         let body = json!({
             "id": self.id,
             "status": self.status.as_u16(),
             "title": self.title,
             "detail": self.detail,
+            "error": self.detail,
         });
         (self.status, axum::Json(body)).into_response()
     }

@@ -714,3 +714,56 @@ async fn malformed_search_delete_and_context_bodies_are_400() {
     .await;
     assert_eq!(deleted["total"], 1);
 }
+
+#[tokio::test]
+async fn a_page_without_a_size_is_a_page_of_fifty_so_page_loops_end() {
+    let h = harness().await;
+    for _ in 0..55 {
+        incident(&h).await;
+    }
+    let first = post_ok(&h, "/incidents/search", json!({"filter": {"page": 0}})).await;
+    assert_eq!(first["total"], 55);
+    assert_eq!(first["data"].as_array().expect("data").len(), 50);
+    let second = post_ok(&h, "/incidents/search", json!({"filter": {"page": 1}})).await;
+    assert_eq!(second["data"].as_array().expect("data").len(), 5);
+    let past = post_ok(&h, "/incidents/search", json!({"filter": {"page": 5}})).await;
+    assert_eq!(past["data"], json!([]), "a page past the end is empty");
+    // No paging at all: everything, as before.
+    let all = post_ok(&h, "/incidents/search", json!({"filter": {}})).await;
+    assert_eq!(all["data"].as_array().expect("data").len(), 55);
+}
+
+#[tokio::test]
+async fn investigations_search_filters_by_name() {
+    let h = harness().await;
+    let id = incident(&h).await;
+    let all = post_ok(&h, "/investigations/search", json!({"filter": {}})).await;
+    assert!(all["total"].as_u64().expect("total") >= 2, "{all}");
+    let named = post_ok(
+        &h,
+        "/investigations/search",
+        json!({"filter": {"name": ["upload target"]}}),
+    )
+    .await;
+    assert_eq!(named["total"], 1, "{named}");
+    assert_eq!(named["data"][0]["id"], json!(id));
+    let none = post_ok(
+        &h,
+        "/investigations/search",
+        json!({"filter": {"name": ["no such investigation"]}}),
+    )
+    .await;
+    assert_eq!(none["total"], 0);
+}
+
+#[tokio::test]
+async fn error_bodies_carry_xsoars_error_key() {
+    let h = harness().await;
+    let r = h.get("/xsoar/ioc-rules").await;
+    assert_status(&r, StatusCode::NOT_FOUND);
+    let body = r.json();
+    assert_eq!(body["id"], "not_found");
+    assert_eq!(body["status"], 404);
+    assert!(!body["detail"].as_str().expect("detail").is_empty());
+    assert_eq!(body["error"], body["detail"], "{body}");
+}

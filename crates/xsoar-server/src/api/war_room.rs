@@ -32,6 +32,9 @@ pub(crate) fn filter_of(body: &Map<String, Value>) -> Map<String, Value> {
 
 /// `(page, size)`; `size` `None` (absent, `null` or 0) means "all". A page or size that is
 /// not a non-negative whole number is a 400 naming it.
+/// Page size when a search names a `page` but no `size`.
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
+
 pub(crate) fn paging(filter: &Map<String, Value>) -> Result<(usize, Option<usize>), ApiError> {
     let read = |key: &str| -> Result<Option<i64>, ApiError> {
         let Some(v) = filter.get(key).filter(|v| !v.is_null()) else {
@@ -45,11 +48,14 @@ pub(crate) fn paging(filter: &Map<String, Value>) -> Result<(usize, Option<usize
             )),
         }
     };
-    let page = read("page")?.unwrap_or(0) as usize;
+    let page = read("page")?;
     let size = read("size")?
         .filter(|s| *s > 0)
-        .map(|s| s.min(10_000) as usize);
-    Ok((page, size))
+        .map(|s| s.min(10_000) as usize)
+        // Asking for a page without a size gets pages of the size clients send (50), so a
+        // loop over pages that stops at an empty page ends.
+        .or(page.map(|_| DEFAULT_PAGE_SIZE));
+    Ok((page.unwrap_or(0) as usize, size))
 }
 
 pub(crate) fn page_of<T: Clone>(items: &[T], page: usize, size: Option<usize>) -> Vec<T> {
@@ -75,15 +81,18 @@ pub async fn search_investigations(
     let ids = text_list(filter.get("id"));
     let users = text_list(filter.get("user"));
     let statuses = int_list(filter.get("status"));
+    let names = text_list(filter.get("name"));
     let mut matched = Vec::new();
     for slot in app.all_slots() {
         let incident = slot.incident_snapshot();
         let view = views::investigation(&slot.info(&incident));
         let status = view.get("status").and_then(Value::as_i64).unwrap_or(0);
+        let name = view.get("name").and_then(Value::as_str).unwrap_or_default();
         if (types.is_empty() || types.contains(&slot.kind))
             && (ids.is_empty() || ids.contains(&slot.id))
             && (users.is_empty() || users.contains(&slot.user))
             && (statuses.is_empty() || statuses.contains(&status))
+            && (names.is_empty() || names.iter().any(|n| n == name))
         {
             matched.push(view);
         }
