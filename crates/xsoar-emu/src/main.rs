@@ -148,6 +148,14 @@ enum Cmd {
         /// Delay before every webhook reply, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Read invalid JSON sent as application/json as plain text (the whole body is the
+        /// message) instead of answering 400.
+        #[arg(long)]
+        lenient_json: bool,
+        /// Erroneous requests (unknown secret, malformed body) answered per minute before
+        /// 429 (SIGNL4 holds them to 10; 0 = no limit).
+        #[arg(long, default_value_t = 10)]
+        error_quota: u32,
     },
     /// Run XSOAR test playbooks offline with mocks; print pass/fail per playbook and
     /// `N passed, N failed`. Exit code: 0 all passed, 1 a test failed, 2 a usage error.
@@ -353,6 +361,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             quota,
             window,
             latency_ms,
+            lenient_json,
+            error_quota,
         } => {
             if window == 0 {
                 bail!("--window must be at least 1 second");
@@ -368,6 +378,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 quota_per_window: quota,
                 window: std::time::Duration::from_secs(window),
                 latency: std::time::Duration::from_millis(latency_ms),
+                lenient_json,
+                error_quota_per_minute: error_quota,
                 ..Default::default()
             };
             if !secrets.is_empty() {

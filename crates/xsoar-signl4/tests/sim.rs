@@ -828,3 +828,110 @@ async fn spawned_server_answers_over_tcp_and_shuts_down() {
         "listener closed after shutdown"
     );
 }
+
+#[tokio::test]
+async fn a_3xx_fault_is_a_redirect_without_a_body() {
+    let (sim, app) = new_app();
+    let r = send(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some("application/json"),
+        r#"{"fail_next": 1, "fail_status": 302}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let moved = post_json(&app, json!({"Title": "T"})).await;
+    assert_eq!(moved.status, StatusCode::FOUND);
+    assert_eq!(moved.header("location"), Some("/_sim/moved"));
+    assert!(moved.body.is_empty());
+    assert_rate_headers(&moved);
+    // Nothing answers where it points, and the next request is served again.
+    assert_eq!(
+        send(&app, "POST", "/_sim/moved", Some("application/json"), "{}")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_json(&app, json!({"Title": "T"})).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(sim.events()[0].outcome, "injected redirect");
+    // Below 300 is still refused.
+    let r = send(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some("application/json"),
+        r#"{"fail_status": 299}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn erroneous_requests_are_held_to_ten_a_minute() {
+    let (sim, app) = new_app();
+    for i in 0..10 {
+        let wrong = send(
+            &app,
+            "POST",
+            "/webhook/wrong",
+            Some("application/json"),
+            "{}",
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::NOT_FOUND, "request {i}");
+    }
+    // The 11th erroneous request of the minute — unknown secret or malformed body — is 429.
+    let held = send(
+        &app,
+        "POST",
+        "/webhook/wrong",
+        Some("application/json"),
+        "{}",
+    )
+    .await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = held
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_rate_headers(&held);
+    let broken = send(
+        &app,
+        "POST",
+        &format!("/webhook/{S}"),
+        Some("application/json"),
+        "{",
+    )
+    .await;
+    assert_eq!(broken.status, StatusCode::TOO_MANY_REQUESTS);
+    // Good requests are not affected.
+    assert_eq!(
+        post_json(&app, json!({"Title": "still paged"}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(sim.alerts().len(), 1);
+    // 0 turns the limit off.
+    let open = Simulator::new(SimConfig {
+        error_quota_per_minute: 0,
+        ..SimConfig::default()
+    });
+    let app = router(open);
+    for _ in 0..20 {
+        let wrong = send(
+            &app,
+            "POST",
+            "/webhook/wrong",
+            Some("application/json"),
+            "{}",
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+    }
+}

@@ -16,7 +16,8 @@
 //! | body invalid for its content type | `400 {"error_code": "BadRequest", "description": ...}` (`lenient_json` reads invalid JSON as text) |
 //! | method other than POST | `405`, empty body, `Allow: POST` |
 //! | over `quota_per_window` in the current window | `429 {"error_code": "TooManyRequests", ...}` + `Retry-After` |
-//! | injected fault pending | `fail_status` (default 503) with a JSON error body |
+//! | injected fault pending | `fail_status` (default 503) with a JSON error body; a 3xx status is a redirect (`Location: /_sim/moved`, no body) |
+//! | more than `error_quota_per_minute` (10) erroneous requests (unknown secret, malformed body) in a minute | `429 {"error_code": "TooManyRequests", ...}` + `Retry-After`, as SIGNL4 holds erroneous requests to 10 a minute |
 //!
 //! Every webhook reply carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 //! `X-RateLimit-Reset` (unix seconds). Bodies: JSON, form-urlencoded, multipart (text fields
@@ -64,6 +65,9 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// How much of a body the request log keeps.
 const LOGGED_BODY_BYTES: usize = 64 * 1024;
 
+/// Where an injected redirect points (nothing answers there but a 404).
+const MOVED_PATH: &str = "/_sim/moved";
+
 /// What `/webhook/{secret}` paths are logged as.
 const MASKED_PATH: &str = "/webhook/******";
 
@@ -85,13 +89,16 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Read invalid JSON sent as `application/json` as plain text instead of answering 400.
     pub lenient_json: bool,
+    /// Erroneous requests (unknown secret, malformed body) answered per minute before 429
+    /// (SIGNL4 holds them to 10; 0 = no limit).
+    pub error_quota_per_minute: u32,
     /// Requests kept for `GET /events` (oldest dropped first).
     pub max_events: usize,
 }
 
 impl Default for SimConfig {
-    /// [`DEFAULT_SIM_SECRET`]; SIGNL4's commercial limit of 150 events per 15 s; no latency;
-    /// strict JSON; the last 10 000 requests kept.
+    /// [`DEFAULT_SIM_SECRET`]; SIGNL4's commercial limit of 150 events per 15 s and 10
+    /// erroneous requests a minute; no latency; strict JSON; the last 10 000 requests kept.
     fn default() -> Self {
         Self {
             secrets: vec![DEFAULT_SIM_SECRET.to_owned()],
@@ -99,6 +106,7 @@ impl Default for SimConfig {
             window: Duration::from_secs(15),
             latency: Duration::ZERO,
             lenient_json: false,
+            error_quota_per_minute: 10,
             max_events: 10_000,
         }
     }
@@ -126,6 +134,7 @@ impl fmt::Debug for SimConfig {
             .field("window", &self.window)
             .field("latency", &self.latency)
             .field("lenient_json", &self.lenient_json)
+            .field("error_quota_per_minute", &self.error_quota_per_minute)
             .field("max_events", &self.max_events)
             .finish()
     }
@@ -273,11 +282,21 @@ impl Simulator {
         if let Some(code) = fault {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let (rate, _) = self.lock().rate(quota, window, false);
+            if status.is_redirection() {
+                let mut response = reply(status, None, rate);
+                response
+                    .headers_mut()
+                    .insert(header::LOCATION, HeaderValue::from_static(MOVED_PATH));
+                return self.finish(event, response, "injected redirect");
+            }
             let body = error_body(status, "Simulated failure (fault injection).");
             return self.finish(event, reply(status, Some(body), rate), "injected fault");
         }
         if !known {
             let (rate, _) = self.lock().rate(quota, window, false);
+            if let Some(response) = self.hold_erroneous(rate) {
+                return self.finish(event, response, "erroneous requests throttled");
+            }
             let body = error_body(
                 StatusCode::NOT_FOUND,
                 "Webhook not found. Check the team or integration secret.",
@@ -303,6 +322,9 @@ impl Simulator {
         let incoming = match self.read_body(content_type.as_deref(), body).await {
             Ok(incoming) => incoming,
             Err(e) => {
+                if let Some(response) = self.hold_erroneous(rate) {
+                    return self.finish(event, response, "erroneous requests throttled");
+                }
                 let body = error_body(StatusCode::BAD_REQUEST, &e.to_string());
                 let outcome = format!("malformed body: {e}");
                 return self.finish(
@@ -321,6 +343,20 @@ impl Simulator {
             rate,
         );
         self.finish(event, response, &outcome)
+    }
+
+    /// Count an erroneous request; over `error_quota_per_minute`, the 429 to send instead.
+    fn hold_erroneous(&self, rate: RateInfo) -> Option<Response> {
+        let retry_after = self.lock().erroneous(self.config.error_quota_per_minute)?;
+        let body = error_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many erroneous requests (unknown secret or malformed body): at most 10 a minute are answered.",
+        );
+        let mut response = reply(StatusCode::TOO_MANY_REQUESTS, Some(body), rate);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        Some(response)
     }
 
     async fn read_body(
@@ -520,11 +556,11 @@ async fn set_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
     };
     if update
         .fail_status
-        .is_some_and(|s| !(400..=599).contains(&s))
+        .is_some_and(|s| !(300..=599).contains(&s))
     {
         let body = error_body(
             StatusCode::BAD_REQUEST,
-            "fail_status must be between 400 and 599",
+            "fail_status must be between 300 (a redirect) and 599",
         );
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }

@@ -124,7 +124,7 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Answer this many next webhook requests with `fail_status`.
     pub fail_next: u32,
-    /// Status code of injected failures (400..=599; default 503).
+    /// Status code of injected failures (300..=599, 3xx a redirect; default 503).
     pub fail_status: u16,
 }
 
@@ -190,6 +190,8 @@ pub(crate) struct State {
     events: VecDeque<Event>,
     next_seq: u64,
     window: Option<Window>,
+    /// Erroneous requests of the current minute: when it started and how many.
+    errors: Option<(Instant, u32)>,
     pub(crate) faults: Faults,
 }
 
@@ -210,8 +212,32 @@ impl State {
             events: VecDeque::new(),
             next_seq: 1,
             window: None,
+            errors: None,
             faults,
         }
+    }
+
+    /// Count an erroneous request against `per_minute` (0 = no limit): `None` when it may be
+    /// answered, else the seconds until the minute ends (for `Retry-After`).
+    pub(crate) fn erroneous(&mut self, per_minute: u32) -> Option<u64> {
+        self.erroneous_at(per_minute, Instant::now())
+    }
+
+    fn erroneous_at(&mut self, per_minute: u32, now: Instant) -> Option<u64> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        if per_minute == 0 {
+            return None;
+        }
+        let (started, used) = match self.errors {
+            Some((started, used)) if now.duration_since(started) < MINUTE => (started, used),
+            _ => (now, 0),
+        };
+        if used >= per_minute {
+            let left = (started + MINUTE).saturating_duration_since(now);
+            return Some((left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1));
+        }
+        self.errors = Some((started, used + 1));
+        None
     }
 
     pub(crate) fn alerts(&self) -> &[Alert] {
@@ -454,6 +480,30 @@ mod tests {
         let (unlimited, ok) = s.rate(0, Duration::from_secs(15), true);
         assert!(ok);
         assert_eq!(unlimited.limit, u32::MAX);
+    }
+
+    /// SIGNL4 answers at most 10 erroneous requests a minute; the 11th gets 429 until the
+    /// minute is over.
+    #[test]
+    fn erroneous_requests_are_held_to_the_quota_per_minute() {
+        let mut s = State::new(Faults::default());
+        let start = Instant::now();
+        for i in 0..10 {
+            assert_eq!(s.erroneous_at(10, start + Duration::from_secs(i)), None);
+        }
+        assert_eq!(
+            s.erroneous_at(10, start + Duration::from_secs(20)),
+            Some(40)
+        );
+        assert_eq!(
+            s.erroneous_at(10, start + Duration::from_millis(59_500)),
+            Some(1)
+        );
+        // A new minute answers again.
+        assert_eq!(s.erroneous_at(10, start + Duration::from_secs(60)), None);
+        // 0 is no limit.
+        let mut unlimited = State::new(Faults::default());
+        assert!((0..100).all(|_| unlimited.erroneous_at(0, start).is_none()));
     }
 
     /// The reset time is the window's end for every reply of the window (it used to move by
