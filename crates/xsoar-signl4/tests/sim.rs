@@ -935,3 +935,105 @@ async fn erroneous_requests_are_held_to_ten_a_minute() {
         assert_eq!(wrong.status, StatusCode::NOT_FOUND);
     }
 }
+
+/// POST `body` as JSON to `uri`.
+async fn post_to(app: &Router, uri: String, body: Value) -> Reply {
+    send(
+        app,
+        "POST",
+        &uri,
+        Some("application/json"),
+        body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_query_status_mapping_reads_the_external_id_and_status_from_the_payload() {
+    let (sim, app) = new_app();
+    let grafana = |body: Value| {
+        post_to(
+            &app,
+            format!(
+                "/webhook/{S}?ExtIDParam=groupKey&ExtStatusParam=status&ResolvedStatus=resolved"
+            ),
+            body,
+        )
+    };
+    let fired = grafana(json!({"Title": "Grafana", "groupKey": "g1", "status": "firing"})).await;
+    assert_eq!(fired.status, StatusCode::CREATED);
+    let resolved = grafana(json!({"groupKey": "g1", "status": "Resolved"})).await;
+    assert_eq!(resolved.status, StatusCode::CREATED);
+    let alerts = sim.alerts();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "a resolve through the mapping raises no new alert"
+    );
+    assert_eq!(alerts[0].external_id.as_deref(), Some("g1"));
+    assert_eq!(alerts[0].status, AlertStatus::Resolved);
+
+    // Spelt ExtIdParam, with AckStatus and NewStatus: values other than those are discarded.
+    let docs = |body: Value| {
+        post_to(
+            &app,
+            format!("/webhook/{S}?ExtIdParam=Id&ExtStatusParam=Status&ResolvedStatus=UP&AckStatus=PENDING&NewStatus=DOWN"),
+            body,
+        )
+    };
+    docs(json!({"Title": "probe", "Id": "p1", "Status": "DOWN"})).await;
+    docs(json!({"Title": "probe", "Id": "p1", "Status": "FLAPPING"})).await;
+    docs(json!({"Id": "p1", "Status": "PENDING"})).await;
+    let probes = sim.alerts_with_external_id("p1");
+    assert_eq!(
+        probes.len(),
+        1,
+        "FLAPPING is neither NewStatus nor a status change"
+    );
+    assert_eq!(probes[0].status, AlertStatus::Acknowledged);
+    docs(json!({"Id": "p1", "Status": "up"})).await;
+    assert_eq!(
+        sim.alerts_with_external_id("p1")[0].status,
+        AlertStatus::Resolved
+    );
+}
+
+#[tokio::test]
+async fn the_rest_events_endpoint_takes_the_webhook_body_with_an_api_key() {
+    let (sim, app) = new_app();
+    let post = |key: Option<&'static str>| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v2/events/{S}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(k) = key {
+            req = req.header("X-S4-Api-Key", k);
+        }
+        let req = req
+            .body(Body::from(json!({"Title": "via REST"}).to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        app.clone().oneshot(req)
+    };
+    let created = post(Some("any-key")).await.unwrap_or_else(|e| match e {});
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let missing = post(None).await.unwrap_or_else(|e| match e {});
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sim.alerts().len(), 1);
+    assert_eq!(sim.alerts()[0].title.as_deref(), Some("via REST"));
+    // With api_keys configured, only those keys are accepted.
+    let strict = Simulator::new(SimConfig {
+        api_keys: vec!["k1".into()],
+        ..SimConfig::default()
+    });
+    let app = router(strict.clone());
+    let r = send(
+        &app,
+        "POST",
+        &format!("/api/v2/events/{S}"),
+        Some("application/json"),
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error_code"], "Unauthorized");
+}

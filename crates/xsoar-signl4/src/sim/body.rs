@@ -242,6 +242,68 @@ fn take(fields: &[(String, Value)], names: &[&str]) -> Option<String> {
     })
 }
 
+/// The status mapping of a webhook URL's query (`?ExtIDParam=groupKey&ExtStatusParam=status&
+/// ResolvedStatus=resolved[&AckStatus=..][&NewStatus=..]`), for sources whose payload cannot
+/// carry `X-S4-*` fields. Parameter names match case-insensitively (SIGNL4's docs spell both
+/// `ExtIDParam` and `ExtIdParam`), and so do status values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StatusMapping {
+    ext_id_param: Option<String>,
+    ext_status_param: Option<String>,
+    resolved: Option<String>,
+    ack: Option<String>,
+    new: Option<String>,
+}
+
+impl StatusMapping {
+    /// The mapping a query string asks for, if it names `ExtIDParam` or `ExtStatusParam`.
+    pub(crate) fn from_query(query: &str) -> Option<Self> {
+        let mut m = Self::default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        for (k, v) in pairs {
+            let v = Some(v).filter(|v| !v.is_empty());
+            match k.to_ascii_lowercase().as_str() {
+                "extidparam" => m.ext_id_param = v,
+                "extstatusparam" => m.ext_status_param = v,
+                "resolvedstatus" => m.resolved = v,
+                "ackstatus" => m.ack = v,
+                "newstatus" => m.new = v,
+                _ => {}
+            }
+        }
+        (m.ext_id_param.is_some() || m.ext_status_param.is_some()).then_some(m)
+    }
+
+    /// What the mapping reads from `fields`: the external id and the status command.
+    pub(crate) fn read(
+        &self,
+        fields: &[(String, Value)],
+    ) -> (Option<String>, Option<StatusCommand>) {
+        let external_id = self
+            .ext_id_param
+            .as_deref()
+            .and_then(|p| take(fields, &[p]))
+            .filter(|s| !s.is_empty());
+        let status = self.ext_status_param.as_deref().map(|p| {
+            let value = take(fields, &[p]).unwrap_or_default();
+            let is = |want: &Option<String>| {
+                want.as_deref()
+                    .is_some_and(|w| w.eq_ignore_ascii_case(value.trim()))
+            };
+            if is(&self.resolved) {
+                StatusCommand::Resolve
+            } else if is(&self.ack) {
+                StatusCommand::Acknowledge
+            } else if self.new.is_none() || is(&self.new) {
+                StatusCommand::New
+            } else {
+                StatusCommand::Other(format!("{p}={value} (not NewStatus)"))
+            }
+        });
+        (external_id, status)
+    }
+}
+
 /// Keys that are not free-form alert parameters.
 const RESERVED: [&str; 4] = ["title", "subject", "message", "body"];
 

@@ -9,6 +9,8 @@
 //! | request | reply |
 //! |---|---|
 //! | `POST /webhook/{secret}` (trailing `/` optional), known secret, body parses | `201 {"eventId": "<uuid>"}`; the event is applied (below) |
+//! | `?ExtIDParam=..&ExtStatusParam=..&ResolvedStatus=..[&AckStatus=..][&NewStatus=..]` | those payload fields give the external id and status (names and values case-insensitive); with `NewStatus`, other values are discarded |
+//! | `POST /api/v2/events/{secret}` with `X-S4-Api-Key` | the same as the webhook; no key (or one not in `api_keys`) is `401` |
 //! | `X-S4-Status` absent, `""`, `null` or `new` | a new alert `{id, eventId, externalId, status: "new", title, message, service, location, scenario, filtering, sourceSystem, createdAt, ...}` |
 //! | `X-S4-Status` `acknowledged` / `resolved` | every open alert with that `X-S4-ExternalID` changes status (resolved alerts stay resolved); 201 even if none matched |
 //! | any other `X-S4-Status` | discarded, still 201 |
@@ -39,12 +41,14 @@ mod state;
 pub use state::{Alert, AlertStatus, Attachment, Event, Faults};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, Multipart, Path, Query, RawQuery, Request, State,
+};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use body::{BodyError, BodyKind};
+use body::{BodyError, BodyKind, StatusMapping};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use state::{RateInfo, State as SimState};
@@ -92,6 +96,8 @@ pub struct SimConfig {
     /// Erroneous requests (unknown secret, malformed body) answered per minute before 429
     /// (SIGNL4 holds them to 10; 0 = no limit).
     pub error_quota_per_minute: u32,
+    /// `X-S4-Api-Key` values `/api/v2/events/{secret}` accepts (empty: any non-empty key).
+    pub api_keys: Vec<String>,
     /// Requests kept for `GET /events` (oldest dropped first).
     pub max_events: usize,
 }
@@ -107,6 +113,7 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             lenient_json: false,
             error_quota_per_minute: 10,
+            api_keys: Vec::new(),
             max_events: 10_000,
         }
     }
@@ -135,6 +142,10 @@ impl fmt::Debug for SimConfig {
             .field("latency", &self.latency)
             .field("lenient_json", &self.lenient_json)
             .field("error_quota_per_minute", &self.error_quota_per_minute)
+            .field(
+                "api_keys",
+                &format_args!("[{} masked]", self.api_keys.len()),
+            )
             .field("max_events", &self.max_events)
             .finish()
     }
@@ -242,9 +253,11 @@ impl Simulator {
         &self,
         method: Method,
         secret: &str,
+        query: Option<&str>,
         headers: &HeaderMap,
         body: Bytes,
     ) -> Response {
+        let mapping = query.and_then(StatusMapping::from_query);
         let latency = Duration::from_millis(self.lock().faults.latency_ms);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -319,7 +332,10 @@ impl Simulator {
                 .insert(header::RETRY_AFTER, HeaderValue::from(rate.retry_after));
             return self.finish(event, response, "throttled");
         }
-        let incoming = match self.read_body(content_type.as_deref(), body).await {
+        let incoming = match self
+            .read_body(content_type.as_deref(), body, mapping.as_ref())
+            .await
+        {
             Ok(incoming) => incoming,
             Err(e) => {
                 if let Some(response) = self.hold_erroneous(rate) {
@@ -363,11 +379,12 @@ impl Simulator {
         &self,
         content_type: Option<&str>,
         body: Bytes,
+        mapping: Option<&StatusMapping>,
     ) -> Result<state::Incoming, BodyError> {
         let kind = BodyKind::of(content_type);
         if kind != BodyKind::Multipart {
             let fields = body::parse_fields(kind, &body, self.config.lenient_json)?;
-            return Ok(body::interpret(fields, Vec::new()));
+            return Ok(mapped(fields, Vec::new(), mapping));
         }
         let request = Request::builder()
             .header(header::CONTENT_TYPE, content_type.unwrap_or_default())
@@ -404,7 +421,7 @@ impl Simulator {
                 fields.push((name, Value::String(text)));
             }
         }
-        Ok(body::interpret(fields, attachments))
+        Ok(mapped(fields, attachments, mapping))
     }
 
     fn finish(&self, mut event: Event, response: Response, outcome: &str) -> Response {
@@ -462,10 +479,69 @@ async fn webhook(
     State(sim): State<Simulator>,
     method: Method,
     Path(secret): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    sim.webhook(method, &secret, &headers, body).await
+    sim.webhook(method, &secret, query.as_deref(), &headers, body)
+        .await
+}
+
+/// `POST /api/v2/events/{teamSecret}`: SIGNL4's REST twin of the webhook — the same body and
+/// replies, authenticated by an `X-S4-Api-Key` header (any non-empty key, or one of
+/// [`SimConfig::api_keys`] when it names some). A missing or unknown key is a 401.
+async fn rest_events(
+    State(sim): State<Simulator>,
+    method: Method,
+    Path(secret): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let key = headers
+        .get("x-s4-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    let accepted = !key.is_empty()
+        && (sim.config.api_keys.is_empty() || sim.config.api_keys.iter().any(|k| k == key));
+    if !accepted {
+        let (rate, _) = sim
+            .lock()
+            .rate(sim.config.quota_per_window, sim.config.window, false);
+        let what = if key.is_empty() {
+            "The X-S4-Api-Key header is missing."
+        } else {
+            "The X-S4-Api-Key header holds an unknown API key."
+        };
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            Some(error_body(StatusCode::UNAUTHORIZED, what)),
+            rate,
+        );
+    }
+    sim.webhook(method, &secret, query.as_deref(), &headers, body)
+        .await
+}
+
+/// [`body::interpret`], with the external id and status a URL's status mapping reads
+/// replacing the `X-S4-*` ones.
+fn mapped(
+    fields: Vec<(String, Value)>,
+    attachments: Vec<Attachment>,
+    mapping: Option<&StatusMapping>,
+) -> state::Incoming {
+    let read = mapping.map(|m| m.read(&fields));
+    let mut incoming = body::interpret(fields, attachments);
+    if let Some((external_id, status)) = read {
+        if external_id.is_some() {
+            incoming.external_id = external_id;
+        }
+        if let Some(status) = status {
+            incoming.status = status;
+        }
+    }
+    incoming
 }
 
 /// Paths no route takes. Under `/webhook` they are webhook URLs whose secret is missing
@@ -481,7 +557,7 @@ async fn fallback(
 ) -> Response {
     let path = uri.path();
     if path == "/webhook" || path.starts_with("/webhook/") {
-        return sim.webhook(method, "", &headers, body).await;
+        return sim.webhook(method, "", None, &headers, body).await;
     }
     StatusCode::NOT_FOUND.into_response()
 }
@@ -589,6 +665,7 @@ pub fn router(sim: Simulator) -> Router {
     Router::new()
         .route("/webhook/{secret}", any(webhook))
         .route("/webhook/{secret}/", any(webhook))
+        .route("/api/v2/events/{secret}", any(rest_events))
         .route("/alerts", get(list_alerts))
         .route("/events", get(list_events))
         .route("/_sim/faults", get(get_faults).post(set_faults))
