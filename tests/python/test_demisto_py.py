@@ -154,3 +154,27 @@ def test_an_advanced_api_key_signs_every_request(server):
         assert e.status == 401
     else:
         raise AssertionError("a wrong advanced key was accepted")
+
+
+def test_a_username_and_password_open_a_session(server):
+    """demisto-py's login: GET / and POST /login set the XSRF and session cookies; the user is
+    the server's user and the password one of its API keys."""
+    from conftest import API_KEY
+
+    client = demisto_client.configure(
+        base_url=server.url, username="admin", password=API_KEY, verify_ssl=False
+    )
+    res = client.search_investigations(filter={"filter": {"type": [9], "page": 0}})
+    assert res.total == 1
+    entries = client.investigation_add_entries_sync(
+        update_entry={"investigationId": res.data[0].id, "data": "!Print value=session"}
+    )
+    assert any(e.contents == "session" for e in entries)
+    try:
+        demisto_client.configure(
+            base_url=server.url, username="admin", password="wrong", verify_ssl=False
+        )
+    except demisto_client.demisto_api.rest.ApiException as e:
+        assert e.status == 401
+    else:
+        raise AssertionError("a wrong password opened a session")

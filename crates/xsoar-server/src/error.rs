@@ -76,6 +76,16 @@ impl ApiError {
         }
     }
 
+    /// A 401 for a refused login or login step.
+    pub fn unauthorized_login() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            id: "unauthorized",
+            title: "Unauthorized".into(),
+            detail: "login refused: the user is the server's user (GET /user) and the password one of its API keys; POST /login needs the XSRF-TOKEN of GET / in X-XSRF-TOKEN".into(),
+        }
+    }
+
     /// A 413.
     pub fn too_large(detail: impl Into<String>) -> Self {
         Self {

@@ -166,6 +166,7 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
 }
 
 fn build(state: AppState, extra: Router, console: Option<Router>) -> Router {
+    let login_state = state.clone();
     let api = api_routes();
     let authed = Router::new()
         .merge(api.clone())
@@ -198,6 +199,11 @@ fn build(state: AppState, extra: Router, console: Option<Router>) -> Router {
         }),
         None => app.fallback(not_found),
     };
+    // Username/password logins (`GET /` with a JSON body, `POST /login`) before any route.
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        login_state,
+        api::login::intercept,
+    ));
     app.layer(
         TraceLayer::new_for_http()
             .make_span_with(|req: &Request<_>| {

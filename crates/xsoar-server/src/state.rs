@@ -277,6 +277,8 @@ pub(crate) struct Shared {
         Mutex<HashMap<String, tokio::sync::broadcast::Sender<xsoar_console::InvestigationEvent>>>,
     /// Nonces of advanced-key requests accepted within the timestamp window (replays are refused).
     nonces: Mutex<HashMap<Vec<u8>, u64>>,
+    /// Username/password sessions (`api::login`).
+    sessions: Mutex<crate::api::login::Sessions>,
 }
 
 /// How far an advanced key's `x-xdr-timestamp` may be from the server's clock, in seconds.
@@ -454,6 +456,7 @@ impl AppState {
             content_lock: tokio::sync::Mutex::new(()),
             events: Mutex::new(HashMap::new()),
             nonces: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(crate::api::login::Sessions::default()),
         };
         Ok(AppState {
             shared: Arc::new(shared),
@@ -476,6 +479,11 @@ impl AppState {
     }
 
     /// Whether an `Authorization` header value is a known key (constant time per key).
+    /// The username/password sessions.
+    pub(crate) fn sessions(&self) -> std::sync::MutexGuard<'_, crate::api::login::Sessions> {
+        lock(&self.shared.sessions)
+    }
+
     pub fn key_matches(&self, presented: &[u8]) -> bool {
         self.shared
             .keys

@@ -767,3 +767,125 @@ async fn error_bodies_carry_xsoars_error_key() {
     assert!(!body["detail"].as_str().expect("detail").is_empty());
     assert_eq!(body["error"], body["detail"], "{body}");
 }
+
+#[tokio::test]
+async fn a_username_and_password_open_a_session_as_demisto_py_logs_in() {
+    use axum::http::Method;
+    let h = harness().await;
+    let creds = json!({"user": "admin", "password": KEY});
+    // Step 1: a JSON GET / (demisto-py's carries no body) → XSRF-TOKEN cookie.
+    let first = h.raw(Method::GET, "/", None, &[]).await;
+    assert_status(&first, StatusCode::OK);
+    let set = first.headers[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    let token = set
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("XSRF-TOKEN="))
+        .expect("XSRF-TOKEN")
+        .to_owned();
+    assert_eq!(token.len(), 64);
+    // Step 2: POST /login with the token → session cookie.
+    let second = h
+        .raw(
+            Method::POST,
+            "/login",
+            Some(creds.clone()),
+            &[("cookie", &set), ("x-xsrf-token", &token)],
+        )
+        .await;
+    assert_status(&second, StatusCode::OK);
+    let session = second.headers[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        session.starts_with("S=") && session.contains("HttpOnly"),
+        "{session}"
+    );
+    let cookies = format!("{set}; {session}");
+    // The session calls the API without Authorization, with its XSRF token only.
+    let ok = h
+        .raw(
+            Method::POST,
+            "/investigations/search",
+            Some(json!({"filter": {}})),
+            &[("cookie", &cookies), ("x-xsrf-token", &token)],
+        )
+        .await;
+    assert_status(&ok, StatusCode::OK);
+    let other_token = h
+        .raw(
+            Method::POST,
+            "/investigations/search",
+            Some(json!({"filter": {}})),
+            &[
+                ("cookie", &cookies),
+                ("x-xsrf-token", "0".repeat(64).as_str()),
+            ],
+        )
+        .await;
+    assert_status(&other_token, StatusCode::UNAUTHORIZED);
+    let no_token = h
+        .raw(
+            Method::POST,
+            "/investigations/search",
+            Some(json!({"filter": {}})),
+            &[("cookie", &cookies)],
+        )
+        .await;
+    assert_status(&no_token, StatusCode::UNAUTHORIZED);
+    // A token is good for one login only; wrong passwords and users are refused.
+    let again = h
+        .raw(
+            Method::POST,
+            "/login",
+            Some(creds),
+            &[("cookie", &set), ("x-xsrf-token", &token)],
+        )
+        .await;
+    assert_status(&again, StatusCode::UNAUTHORIZED);
+    for bad in [
+        json!({"user": "admin", "password": "wrong"}),
+        json!({"user": "mallory", "password": KEY}),
+    ] {
+        // Refused at step 1 when sent there, and at POST /login with a fresh token.
+        let r = h.raw(Method::GET, "/", Some(bad.clone()), &[]).await;
+        assert_status(&r, StatusCode::UNAUTHORIZED);
+        assert!(!r.text().contains(KEY), "the key must not be echoed");
+        let fresh = h.raw(Method::GET, "/", None, &[]).await;
+        let set = fresh.headers[header::SET_COOKIE]
+            .to_str()
+            .expect("cookie")
+            .to_owned();
+        let token = set
+            .split(';')
+            .next()
+            .and_then(|c| c.strip_prefix("XSRF-TOKEN="))
+            .expect("token")
+            .to_owned();
+        let r = h
+            .raw(
+                Method::POST,
+                "/login",
+                Some(bad),
+                &[("cookie", &set), ("x-xsrf-token", &token)],
+            )
+            .await;
+        assert_status(&r, StatusCode::UNAUTHORIZED);
+        assert!(r.headers.get(header::SET_COOKIE).is_none());
+    }
+    // A browser's page load is not a login step.
+    let page = h
+        .send(
+            axum::http::Request::builder()
+                .uri("/")
+                .header(header::ACCEPT, "text/html")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert!(page.headers.get(header::SET_COOKIE).is_none());
+}

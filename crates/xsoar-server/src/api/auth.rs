@@ -9,7 +9,7 @@
 //! (the client makes a fresh nonce and timestamp for every request). Comparisons are
 //! constant-time so response timing does not reveal how much of a guess was right. A missing
 //! or wrong key is a 401 with a JSON body (demisto-sdk turns it into "credentials are
-//! invalid").
+//! invalid"). A username/password session (`login.rs`) is the other way in.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -38,6 +38,17 @@ pub async fn require_key(State(app): State<AppState>, req: Request, next: Next) 
         }
         None => app.key_matches(v.as_bytes()),
     });
+    // A username/password session (`login.rs`): its cookie and its XSRF token.
+    let ok = ok || {
+        let cookies = headers
+            .get(axum::http::header::COOKIE)
+            .and_then(|v| v.to_str().ok());
+        let xsrf = headers.get("x-xsrf-token").and_then(|v| v.to_str().ok());
+        match (cookies, xsrf) {
+            (Some(c), Some(x)) => app.sessions().matches(c, x),
+            _ => false,
+        }
+    };
     if !ok {
         return ApiError::unauthorized().into_response();
     }

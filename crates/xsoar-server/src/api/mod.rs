@@ -5,6 +5,7 @@ pub mod automation;
 pub mod content;
 pub mod incidents;
 pub mod integrations;
+pub mod login;
 pub mod playbooks;
 pub mod system;
 pub mod war_room;

@@ -147,6 +147,26 @@ impl Api {
         self.send(req.body(body).expect("request")).await
     }
 
+    /// A JSON request without the API key, with these extra headers (cookies, XSRF token).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.send(req.body(body).expect("request")).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.call(Method::GET, path, None).await
     }
