@@ -474,7 +474,7 @@ impl Engine {
         let mut masked = cl.clone();
         for a in &mut masked.args {
             if a.key.as_ref().is_some_and(|k| secret_args.contains(k)) {
-                a.value = "******".into();
+                a.value = xsoar_connector::MASK.into();
                 a.quote = Quote::Bare;
             }
         }
@@ -504,8 +504,19 @@ impl Engine {
         Some(out)
     }
 
+    /// `args` of `command` with the values of its `secret: true` arguments replaced by
+    /// `******`: what a playbook task's run, its entries' `parentContent` and test reports may
+    /// show of the arguments a task passed (the war-room echo is masked the same way).
+    pub fn mask_secret_arguments(&self, command: &str, args: &mut Map<String, Value>) {
+        for name in self.secret_args(command) {
+            if let Some(v) = args.get_mut(&name) {
+                *v = Value::String(xsoar_connector::MASK.to_owned());
+            }
+        }
+    }
+
     /// The names of the `secret: true` arguments of a command or script (usually none).
-    fn secret_args(&self, name: &str) -> Vec<String> {
+    pub fn secret_args(&self, name: &str) -> Vec<String> {
         let has_secrets = self
             .secret_commands
             .read()

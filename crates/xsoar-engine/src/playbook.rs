@@ -787,6 +787,9 @@ impl Engine {
                 }
             }
         }
+        // What the task's entries, its run (reports, the REST API, the console) and the test
+        // runner show of its arguments: secret arguments masked, as the war-room echo is.
+        self.mask_secret_arguments(&command, &mut shown);
         let parent_content = render_command(&command, &shown);
         if let Some(t) = frame.tasks.get_mut(&task.id) {
             t.inputs = shown;
@@ -1911,7 +1914,7 @@ fn complete_in_frame<'l>(
     }
 }
 
-/// `!command a=b` as shown for a task's entries.
+/// `!command a=b` as shown for a task's entries (`args` already masked).
 fn render_command(command: &str, args: &Map<String, Value>) -> String {
     let mut s = format!("!{command}");
     for (k, v) in args {

@@ -44,6 +44,11 @@ script:
     description: stands in for SIGNL4
     arguments:
     - {name: s4_external_id, description: e}
+  - name: notify
+    description: takes a secret token
+    arguments:
+    - {name: token, description: t, secret: true}
+    - {name: text, description: x}
 "#;
 
 /// Every call the mock connector received: (command, args).
@@ -134,6 +139,7 @@ impl Connector for Mock {
                     })
                     .into())
                 }
+                "notify" => Ok(CommandResult::text("sent").into()),
                 other => Err(ConnectorError::UnknownCommand {
                     brand: "Mock".into(),
                     command: other.into(),
@@ -1055,3 +1061,40 @@ fn timer_triggers_start_pause_resume_and_stop_on_the_engine_clock() {
     assert_eq!(t["accumulatedPause"], json!(60));
     assert_eq!(t["totalDuration"], json!(75));
 }
+
+/// A task's `secret: true` arguments are masked wherever the task is shown: its entries'
+/// `parentContent`, the inputs of its run (reports, JSON, REST API), as the war-room echo is.
+#[test]
+fn secret_arguments_are_masked_in_task_entries_and_runs() {
+    let h = harness(&["secret-args.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "secret-args",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    let calls = h.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(
+        calls[0].1["token"],
+        json!("hunter2secret"),
+        "the connector gets the value"
+    );
+    let task = &run.root.tasks["1"];
+    assert_eq!(task.inputs["token"], json!("******"));
+    assert_eq!(task.inputs["text"], json!("disk full"));
+    let entry = inv.entry(&task.entries[0]).expect("entry");
+    assert_eq!(
+        entry.parent_content.as_str(),
+        r#"!notify token=****** text="disk full""#
+    );
+    let everything = format!(
+        "{}{}",
+        serde_json::to_string(&run).unwrap_or_default(),
+        serde_json::to_string(&inv.entries).unwrap_or_default()
+    );
+    assert!(!everything.contains("hunter2secret"), "{everything}");
+}
+

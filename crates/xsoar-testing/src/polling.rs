@@ -277,7 +277,7 @@ async fn tick(
     };
     let invocation = Invocation {
         command: req.command.clone(),
-        parent_content: render_command(&req.command, &named),
+        parent_content: render_command(engine, &req.command, &named),
         named: named
             .into_iter()
             .map(|(k, v)| (k, ArgInput::Value(v)))
