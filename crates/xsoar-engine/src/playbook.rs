@@ -1146,7 +1146,13 @@ impl Engine {
             self.wait_or_complete(frame, pb, graph, task, pass);
             return;
         };
-        let Some(child_pb) = lib.playbook(name) else {
+        // By `playbookId`, else by `playbookName` (§8.10 step 1).
+        let Some(child_pb) = lib.sub_playbook(task) else {
+            let refs: Vec<&str> = task.sub_playbook_refs().collect();
+            let name = match refs.as_slice() {
+                [id, by_name] if id != by_name => format!("{id}' (playbookName '{by_name}"),
+                _ => name.to_owned(),
+            };
             if task.skip_unavailable {
                 if let Some(t) = frame.tasks.get_mut(&task.id) {
                     t.error = Some(format!("sub-playbook '{name}' is not loaded"));
@@ -1808,8 +1814,8 @@ fn tasks_in_tree<'l>(lib: &'l xsoar_content::Library, pb: &'l Playbook) -> Vec<&
         }
         for t in p.tasks.values() {
             out.push(t);
-            if let TaskTarget::SubPlaybook(name) = t.target() {
-                if let Some(child) = lib.playbook(name) {
+            if t.task_type == TaskType::Playbook {
+                if let Some(child) = lib.sub_playbook(t) {
                     stack.push(child);
                 }
             }

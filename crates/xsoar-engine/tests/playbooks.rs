@@ -1098,3 +1098,21 @@ fn secret_arguments_are_masked_in_task_entries_and_runs() {
     assert!(!everything.contains("hunter2secret"), "{everything}");
 }
 
+/// A sub-playbook task finds its child by `playbookId`, else by `playbookName` (§8.10): an
+/// id no loaded playbook has (a server UUID in an export) falls back to the name.
+#[test]
+fn sub_playbooks_fall_back_from_the_id_to_the_name() {
+    let h = harness(&["fallback.yml", "child.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "fallback",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed, "{:?}", run.root.tasks["1"]);
+    let sub = run.root.tasks["1"].sub.as_ref().expect("the child ran");
+    assert_eq!(sub.playbook_id, "child");
+    assert_eq!(inv.context["Seen"]["host"], json!("default-host"));
+}
