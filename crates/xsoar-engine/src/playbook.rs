@@ -1094,13 +1094,17 @@ impl Engine {
 
     /// Inputs of a (sub-)playbook run: given values, else the playbook's defaults evaluated
     /// in its own view (§8.10 step 2).
+    ///
+    /// `supplied` holds every input the task passes (all iterations of a for-each together):
+    /// one of those missing from `given` is *absent* in this iteration, as a list shorter than
+    /// the iteration index is (§8.9: x=[1,2], z=9 runs (1,9) then (2,) — not (2, z's default)).
     fn child_inputs(
         &self,
         inv: &Investigation,
         exec: &mut ExecScope,
         child: &Playbook,
         given: &Map<String, Value>,
-        _parent_inputs: &Map<String, Value>,
+        supplied: &Map<String, Value>,
     ) -> Map<String, Value> {
         let mut out = Map::new();
         let saved = exec.inputs.take();
@@ -1112,6 +1116,9 @@ impl Engine {
             for input in &child.inputs {
                 if let Some(v) = given.get(&input.key) {
                     out.insert(input.key.clone(), v.clone());
+                    continue;
+                }
+                if supplied.contains_key(&input.key) {
                     continue;
                 }
                 if let Some(default) = &input.value {
@@ -1277,8 +1284,14 @@ impl Engine {
                 *pass.sub_runs += 1;
                 let run_id = format!("{}.{}", pass.root_id, pass.sub_runs);
                 let inputs = {
+                    let none = Map::new();
+                    let supplied = frame
+                        .tasks
+                        .get(&task.id)
+                        .and_then(|t| t.loop_progress.as_ref())
+                        .map_or(&none, |p| &p.inputs);
                     let exec = exec_with(exec, frame);
-                    self.child_inputs(inv, exec, child_pb, &iteration_inputs, &Map::new())
+                    self.child_inputs(inv, exec, child_pb, &iteration_inputs, supplied)
                 };
                 let mut child = Frame::new(
                     run_id,

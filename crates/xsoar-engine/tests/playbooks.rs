@@ -1116,3 +1116,33 @@ fn sub_playbooks_fall_back_from_the_id_to_the_name() {
     assert_eq!(sub.playbook_id, "child");
     assert_eq!(inv.context["Seen"]["host"], json!("default-host"));
 }
+
+/// For each (§8.9): an input shorter than the iteration index is absent in that iteration —
+/// the child's default does not stand in for an input the task passes (the spec's x=[1,2,3,4],
+/// y=[a,b,c,d], z=9 runs (1,a,9), (2,b,), ...); an input the task does not pass still takes
+/// the child's default in every iteration.
+#[test]
+fn for_each_inputs_shorter_than_the_iteration_are_absent() {
+    let h = harness(&["for-each-absent.yml", "for-each-child.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    inv.context = json!({"X": [1, 2, 3, 4], "Y": ["a", "b", "c"]});
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "for-each-absent",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(
+        inv.context["Out"],
+        json!(["1-a-9-wdef", "2-b--wdef", "3-c--wdef", "4---wdef"])
+    );
+    let plan = run.root.tasks["1"]
+        .loop_progress
+        .as_ref()
+        .and_then(|p| p.for_each_inputs.clone())
+        .unwrap_or_default();
+    assert_eq!(plan.len(), 4);
+    assert!(!plan[1].contains_key("z"));
+}
