@@ -301,6 +301,8 @@ pub struct Task {
     pub skip_unavailable: bool,
     /// `quietmode` (0 inherit, 1 on, 2 off).
     pub quiet_mode: i64,
+    /// `note`: the entries the task writes are marked as notes (§2.2).
+    pub note: bool,
     /// `fieldMapping`: incident field -> value evaluated after completion.
     pub field_mapping: Vec<FieldMapping>,
     /// `timertriggers`: SLA timer actions applied after completion (after `fieldMapping`).

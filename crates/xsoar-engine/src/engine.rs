@@ -83,6 +83,8 @@ pub struct TaskTag {
     /// The task has `skipunavailable`: an unavailable command or script is not an error and
     /// writes no entry (the task is skipped, §8.8).
     pub skip_unavailable: bool,
+    /// The task has `note: true`: its entries are marked as notes (§2.2).
+    pub note: bool,
 }
 
 /// Where an invocation reads and writes context (playbook runs set more than the default).
@@ -1718,7 +1720,7 @@ fn push_result(
         task_id,
         playbook_id,
         entry_task,
-        note,
+        note: note || meta.task.is_some_and(|t| t.note),
         tags,
         file: CompactString::const_new(""),
         file_id: CompactString::const_new(""),

@@ -812,6 +812,7 @@ impl Engine {
                 playbook_id: pb.id.clone(),
                 playbook_name: pb.name.clone(),
                 skip_unavailable: task.skip_unavailable,
+                note: task.note,
             });
             let out = self.invoke(inv, exec, invocation).await;
             exec.task = None;

@@ -1146,3 +1146,29 @@ fn for_each_inputs_shorter_than_the_iteration_are_absent() {
     assert_eq!(plan.len(), 4);
     assert!(!plan[1].contains_key("z"));
 }
+
+/// `note: true` on a task marks the entries it writes as notes (§2.2, §8.4); other tasks'
+/// entries are not.
+#[test]
+fn task_notes_mark_their_entries() {
+    let h = harness(&["notes.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "notes",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    let note_of = |task: &str| -> Vec<bool> {
+        run.root.tasks[task]
+            .entries
+            .iter()
+            .filter_map(|id| inv.entry(id))
+            .map(|e| e.note)
+            .collect()
+    };
+    assert_eq!(note_of("1"), [true]);
+    assert_eq!(note_of("2"), [false]);
+}

@@ -272,7 +272,7 @@ async fn tick(
                 task_name: tname.clone(),
                 playbook_id: pid.clone(),
                 playbook_name: pname.clone(),
-                skip_unavailable: false,
+                ..TaskTag::default()
             }),
     };
     let invocation = Invocation {
