@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use xsoar_connector::{
     CommandCall, CommandOutput, CommandResult, Connector, ConnectorError, ConnectorFactory, Effect,
-    InvestigationView, Secret,
+    EntryType, InvestigationView, Secret,
 };
 use xsoar_content::{parse_any, Command, ContentItem, Diagnostic, Library};
 use xsoar_context::{Interpolated, Scope};
@@ -85,6 +85,9 @@ pub struct TaskTag {
     pub skip_unavailable: bool,
     /// The task has `note: true`: its entries are marked as notes (§2.2).
     pub note: bool,
+    /// The task runs in quiet mode (§2.9): its results write context but no war-room entry;
+    /// error and warning entries are still written.
+    pub quiet: bool,
 }
 
 /// Where an invocation reads and writes context (playbook runs set more than the default).
@@ -964,8 +967,14 @@ impl Engine {
                 }
             }
             let effects = std::mem::take(&mut result.effects);
-            let id = push_result(inv, result, &meta, &self.clock);
-            outcome.entries.push(id);
+            // Quiet mode (§2.9) keeps errors and warnings only; the context is written above.
+            let quiet = task_tag.as_ref().is_some_and(|t| t.quiet)
+                && !result.is_error()
+                && result.entry_type != EntryType::WARNING;
+            if !quiet {
+                let id = push_result(inv, result, &meta, &self.clock);
+                outcome.entries.push(id);
+            }
             for effect in &effects {
                 self.apply_effect(inv, scope, effect, outcome).await;
             }

@@ -791,8 +791,10 @@ impl Engine {
         // runner show of its arguments: secret arguments masked, as the war-room echo is.
         self.mask_secret_arguments(&command, &mut shown);
         let parent_content = render_command(&command, &shown);
+        let quiet = is_quiet(pb, task);
         if let Some(t) = frame.tasks.get_mut(&task.id) {
-            t.inputs = shown;
+            // Quiet mode does not store a task's inputs (§2.9).
+            t.inputs = if quiet { Map::new() } else { shown };
         }
         let invocation = Invocation {
             command: command.clone(),
@@ -813,6 +815,7 @@ impl Engine {
                 playbook_name: pb.name.clone(),
                 skip_unavailable: task.skip_unavailable,
                 note: task.note,
+                quiet,
             });
             let out = self.invoke(inv, exec, invocation).await;
             exec.task = None;
@@ -1241,8 +1244,10 @@ impl Engine {
             let for_each = loop_settings
                 .filter(|l| l.for_each)
                 .map(|_| for_each_plan(&given, max_iterations));
+            let quiet = is_quiet(pb, task);
             if let Some(t) = frame.tasks.get_mut(&task.id) {
-                t.inputs = given.clone();
+                // Quiet mode does not store a task's inputs (§2.9).
+                t.inputs = if quiet { Map::new() } else { given.clone() };
                 t.loop_progress = Some(LoopProgress {
                     iteration: 0,
                     for_each_inputs: for_each,
@@ -1562,6 +1567,16 @@ fn report_progress(opts: &RunOptions, frame: &Frame, task: &Task, state: TaskSta
             task_name: task.name.clone(),
             state,
         });
+    }
+}
+
+/// Whether `task` runs in quiet mode (§2.9): `quietmode` 1 is on, 2 is off, 0 (XSOAR's
+/// default; any other value too) follows the playbook's `quiet`.
+fn is_quiet(pb: &Playbook, task: &Task) -> bool {
+    match task.quiet_mode {
+        1 => true,
+        2 => false,
+        _ => pb.quiet,
     }
 }
 

@@ -1172,3 +1172,35 @@ fn task_notes_mark_their_entries() {
     assert_eq!(note_of("1"), [true]);
     assert_eq!(note_of("2"), [false]);
 }
+
+/// Quiet mode (§2.9): playbook `quiet: true` or task `quietmode: 1` writes the context but no
+/// war-room entry, and keeps no task inputs; errors are still written. `quietmode: 2` turns it
+/// off for one task, 0 follows the task's own playbook (a sub-playbook its own `quiet`).
+#[test]
+fn quiet_mode_writes_context_and_errors_but_no_other_entries() {
+    let h = harness(&["quiet.yml", "loud.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "quiet",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(inv.context["A"], json!("1"), "context is still written");
+    assert_eq!(inv.context["B"], json!("2"));
+    let inherits = &run.root.tasks["1"];
+    assert!(inherits.entries.is_empty());
+    assert!(inherits.inputs.is_empty(), "{:?}", inherits.inputs);
+    assert_eq!(run.root.tasks["2"].entries.len(), 1, "quietmode 2 is off");
+    assert_eq!(run.root.tasks["2"].inputs["value"], json!("shown"));
+    let error = &run.root.tasks["3"];
+    assert_eq!(error.entries.len(), 1);
+    assert!(inv.entry(&error.entries[0]).is_some_and(|e| e.is_error()));
+    let child = run.root.tasks["4"].sub.as_ref().expect("child ran");
+    assert_eq!(child.tasks["1"].entries.len(), 1, "the child is not quiet");
+    assert!(child.tasks["2"].entries.is_empty());
+    let texts: Vec<String> = inv.entries.iter().map(|e| e.display_text()).collect();
+    assert_eq!(texts, ["shown", "still written", "loud"]);
+}
