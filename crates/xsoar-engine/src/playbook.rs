@@ -1399,9 +1399,37 @@ impl Engine {
                 }
                 continue;
             }
-            // Condition loop: exit when the condition holds in the child's context.
+            // Condition loop: exit when the condition holds in the child's context, or when
+            // the exit script (`scriptId`, or the legacy `exitCondition`) says so.
+            let exit_script = l.script_id.as_deref().or(l.exit_condition.as_deref());
             let exit = if l.builtin_condition.is_empty() {
-                false
+                match exit_script {
+                    None => false,
+                    Some(script) => {
+                        let (result, entries) = self
+                            .run_loop_exit_script(inv, exec, frame, pb, task, script)
+                            .await;
+                        match result {
+                            Ok(b) => {
+                                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                                    t.entries.extend(entries);
+                                }
+                                b
+                            }
+                            Err(e) => {
+                                self.fail(
+                                    frame,
+                                    pb,
+                                    graph,
+                                    task,
+                                    format!("loop exit script '{script}': {e}"),
+                                    entries,
+                                );
+                                return;
+                            }
+                        }
+                    }
+                }
             } else {
                 let child_ctx = frame
                     .tasks
@@ -1437,7 +1465,7 @@ impl Engine {
                 }
             };
             if exit || iteration >= max_iterations {
-                if !exit && !l.builtin_condition.is_empty() {
+                if !exit && (!l.builtin_condition.is_empty() || exit_script.is_some()) {
                     if let Some(p) = frame
                         .tasks
                         .get_mut(&task.id)
@@ -1481,6 +1509,109 @@ impl Engine {
 }
 
 impl Engine {
+    /// Run the exit script of a condition loop (§8.9: `scriptId` with `scriptArguments`, or a
+    /// legacy `exitCondition` script) after an iteration, against the sub-playbook's context,
+    /// as a script condition runs (§8.6): its result is the text of its last entry, and the
+    /// loop exits when that is `yes` or `true` (any case: `Exists`, `isError` and
+    /// `AreValuesEqual` answer `yes`/`no`). An error entry, an unavailable script or an
+    /// argument that does not evaluate is the error returned. The entries it wrote go with it.
+    async fn run_loop_exit_script(
+        &self,
+        inv: &mut Investigation,
+        exec: &mut ExecScope,
+        frame: &mut Frame,
+        pb: &Playbook,
+        task: &Task,
+        script: &str,
+    ) -> (Result<bool, String>, Vec<CompactString>) {
+        let arguments = task
+            .loop_settings
+            .as_ref()
+            .map(|l| &l.script_arguments)
+            .filter(|a| !a.is_empty());
+        let child_ctx = frame
+            .tasks
+            .get(&task.id)
+            .and_then(|t| t.sub.as_ref())
+            .and_then(|s| s.private_context.clone());
+        let pushed = child_ctx.is_some();
+        let exec = exec_with(exec, frame);
+        if let Some(c) = child_ctx {
+            exec.private.push(c);
+        }
+        let mut named = Vec::new();
+        let mut shown = Map::new();
+        let mut failure = None;
+        {
+            let modules = self.modules();
+            let read = crate::engine::read_scope(inv, exec, &modules);
+            let dt = read.dt();
+            for (name, arg) in arguments.into_iter().flatten() {
+                match eval::eval_arg(arg, &dt) {
+                    Ok(Some(v)) => {
+                        shown.insert(name.clone(), v.clone());
+                        named.push((name.clone(), ArgInput::Value(v)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        failure = Some(format!("argument '{name}': {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        let outcome = match failure {
+            Some(e) => Err(e),
+            None => {
+                self.mask_secret_arguments(script, &mut shown);
+                let invocation = Invocation {
+                    command: script.to_owned(),
+                    named,
+                    positional: Vec::new(),
+                    brand: None,
+                    parent_content: render_command(script, &shown),
+                    parent_id: CompactString::const_new(""),
+                    from_war_room: false,
+                };
+                exec.task = Some(TaskTag {
+                    task_id: task.id.clone(),
+                    task_name: task.name.clone(),
+                    playbook_id: pb.id.clone(),
+                    playbook_name: pb.name.clone(),
+                    skip_unavailable: false,
+                    note: task.note,
+                    quiet: is_quiet(pb, task),
+                });
+                let out = self.invoke(inv, exec, invocation).await;
+                exec.task = None;
+                Ok(out)
+            }
+        };
+        // What the script wrote to the child's private context stays there for the next
+        // iteration.
+        if pushed {
+            let written = exec.private.pop();
+            if let Some(sub) = frame.tasks.get_mut(&task.id).and_then(|t| t.sub.as_mut()) {
+                sub.private_context = written;
+            }
+        }
+        match outcome {
+            Err(e) => (Err(e), Vec::new()),
+            Ok(out) => {
+                let result = match out.status {
+                    InvokeStatus::Ok => Ok(out.last_text.as_deref().is_some_and(|t| {
+                        let t = t.trim();
+                        t.eq_ignore_ascii_case("yes") || t.eq_ignore_ascii_case("true")
+                    })),
+                    InvokeStatus::Error | InvokeStatus::Unavailable => Err(out
+                        .error
+                        .unwrap_or_else(|| "the script returned an error entry".into())),
+                };
+                (result, out.entries)
+            }
+        }
+    }
+
     /// Copy a private child's declared outputs into the parent's context.
     fn copy_outputs(
         &self,

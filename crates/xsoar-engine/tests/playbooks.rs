@@ -1204,3 +1204,58 @@ fn quiet_mode_writes_context_and_errors_but_no_other_entries() {
     let texts: Vec<String> = inv.entries.iter().map(|e| e.display_text()).collect();
     assert_eq!(texts, ["shown", "still written", "loud"]);
 }
+
+/// A condition loop whose exit is a script (§8.9: `scriptId` with `scriptArguments`, or the
+/// legacy `exitCondition`) runs it after every iteration against the sub-playbook's context
+/// and stops when it answers `yes`; a script that cannot run fails the task.
+#[test]
+fn condition_loops_exit_when_their_exit_script_says_yes() {
+    for playbook in ["counter-loop-script", "counter-loop-legacy"] {
+        let (state, progress, context, _) = counter_loop(playbook);
+        assert_eq!(state, RunState::Completed, "{playbook}");
+        let progress = progress.expect("loop progress");
+        assert_eq!(progress.iteration, 3, "{playbook}");
+        assert!(!progress.stopped_at_max, "{playbook}");
+        assert_eq!(context["Counter"], json!(["x", "x", "x"]), "{playbook}");
+    }
+    let h = harness(&["counter-loop-script.yml", "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "counter-loop-script",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    let answers: Vec<String> = run.root.tasks["1"]
+        .entries
+        .iter()
+        .filter_map(|id| inv.entry(id))
+        .map(|e| format!("{} {}", e.parent_content, e.display_text()))
+        .collect();
+    assert_eq!(
+        answers,
+        ["!Exists no", "!Exists no", "!Exists value=x yes"],
+        "the exit script's entries belong to the task"
+    );
+
+    let (state, progress, _, _) = counter_loop("counter-loop-missing");
+    assert_eq!(state, RunState::Failed);
+    assert_eq!(progress.map(|p| p.iteration), Some(1));
+    let h = harness(&["counter-loop-missing.yml", "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "counter-loop-missing",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    let error = run.root.tasks["1"].error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with(
+            "loop exit script 'NoSuchExitScript': Unsupported command or script: NoSuchExitScript"
+        ),
+        "{error}"
+    );
+}
