@@ -265,6 +265,24 @@ fn missing_skipped_and_recursive_sub_playbooks() {
     assert_eq!(parsed[0].line, Some(10));
 }
 
+/// A condition loop's exit script (`scriptId`, or the legacy `exitCondition`) must be loaded:
+/// the engine runs it after every iteration.
+#[test]
+fn loop_exit_scripts_are_checked() {
+    let found = findings(&[
+        "{type: playbook, task: {name: a, playbookId: p2}, loop: {scriptId: Set, exitCondition: ''}}",
+        "{type: playbook, task: {name: b, playbookId: p2}, loop: {scriptId: NoExit, scriptArguments: {value: {simple: x}}}}",
+        "{type: playbook, task: {name: c, playbookId: p2}, loop: {exitCondition: OldExit}}",
+    ]);
+    assert_eq!(
+        found,
+        [
+            "12: warning: task \"2\" (\"b\"): loop exit script \"NoExit\" is not loaded",
+            "14: warning: task \"3\" (\"c\"): loop exit script \"OldExit\" is not loaded",
+        ]
+    );
+}
+
 /// A sub-playbook is found by `playbookId`, else by `playbookName` (§8.10): an export's id
 /// that no loaded file has (a server UUID) does not hide a playbook the name finds.
 #[test]
