@@ -72,6 +72,9 @@ pub struct RecordedCall {
     pub command: String,
     /// Arguments after binding.
     pub args: Map<String, Value>,
+    /// The arguments among `args` the command declares `secret: true`: a recorded mock file
+    /// matches them with `*` (any value) instead of writing them down.
+    pub secret: Vec<String>,
     /// What it returned.
     pub results: Vec<CommandResult>,
 }
@@ -385,10 +388,18 @@ impl CommandHook for TestHook {
         if self.live == Live::All {
             return;
         }
+        let secret = self
+            .engine()
+            .map(|e| e.secret_args(call.command))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| call.args.contains_key(name))
+            .collect();
         self.state().recorded.push(RecordedCall {
             brand: call.brand.map(str::to_owned),
             command: call.command.to_owned(),
             args: call.args.clone(),
+            secret,
             results: output.to_vec(),
         });
     }
