@@ -1177,7 +1177,10 @@ impl Engine {
         let mut text = String::new();
         text.push_str(&format!("Executed: {}\n", target.definition.name));
         text.push_str(&format!("Instance {}\n", target.instance));
-        text.push_str(&format!("Arguments {}\n", Value::Object(call_args.clone())));
+        // The arguments as sent, secret arguments masked as in the echoed line.
+        let mut shown_args = call_args.clone();
+        self.mask_secret_arguments(&target.definition.name, &mut shown_args);
+        text.push_str(&format!("Arguments {}\n", Value::Object(shown_args)));
         text.push_str(&format!("Start time {}\n\n\n", rfc3339(started)));
         text.push_str("Entry\n");
         text.push_str(&format!("Executed on {}\n\n", rfc3339(self.clock.now())));
