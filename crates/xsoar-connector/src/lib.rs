@@ -24,7 +24,7 @@ pub use markdown::{
     format_cell, python_json_dumps, table_to_markdown, table_to_markdown_with, TableOptions,
 };
 pub use result::{CommandResult, Effect, EntryType, Outputs};
-pub use secret::{mask_secret_in, Secret};
+pub use secret::{mask_secret_in, Secret, MASK};
 
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};

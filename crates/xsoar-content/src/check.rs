@@ -199,12 +199,26 @@ fn sub_playbook_path(t: &Task, name: &str) -> Vec<PathSeg> {
     with(&task_path(&t.id), [key("task"), key(field)])
 }
 
+/// `"id"`, or `"id" (playbookName "name")` when the task names its playbook both ways.
+pub(crate) fn sub_playbook_refs_text(t: &Task) -> String {
+    let refs: Vec<&str> = t.sub_playbook_refs().collect();
+    match refs.as_slice() {
+        [id, name] if id != name => format!("{id:?} (playbookName {name:?})"),
+        [first, ..] => format!("{first:?}"),
+        [] => "\"\"".to_owned(),
+    }
+}
+
 fn check_references_pending(p: &Playbook, lib: &Library) -> Vec<Pending> {
     let mut out = Vec::new();
     for t in p.tasks.values() {
         if let TaskTarget::SubPlaybook(name) = t.target() {
-            if lib.playbook(name).is_none() {
-                let message = format!("{}: sub-playbook {name:?} is not loaded", subject(t));
+            if lib.sub_playbook(t).is_none() {
+                let message = format!(
+                    "{}: sub-playbook {} is not loaded",
+                    subject(t),
+                    sub_playbook_refs_text(t)
+                );
                 let path = sub_playbook_path(t, name);
                 out.push(if t.skip_unavailable {
                     Pending::note(

@@ -16,7 +16,7 @@ type Fast = rustc_hash::FxBuildHasher;
 use indexmap::IndexMap;
 
 use crate::diag::{Diagnostic, PathSeg, Pending};
-use crate::model::{Command, Integration, Playbook, Script};
+use crate::model::{Command, Integration, Playbook, Script, Task};
 use crate::{ContentItem, ContentKind};
 
 /// Loaded integrations, scripts and playbooks.
@@ -282,6 +282,12 @@ impl Library {
                 .get(id_or_name)
                 .and_then(|id| self.playbooks.get(id))
         })
+    }
+
+    /// The playbook a sub-playbook task runs (§8.10 step 1): the one its `playbookId` names,
+    /// else the one its `playbookName` names (each matched against ids, then names).
+    pub fn sub_playbook(&self, task: &Task) -> Option<&Playbook> {
+        task.sub_playbook_refs().find_map(|r| self.playbook(r))
     }
 
     /// Every integration that has a command with this exact name, with the command, in load

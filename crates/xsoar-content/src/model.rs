@@ -301,6 +301,8 @@ pub struct Task {
     pub skip_unavailable: bool,
     /// `quietmode` (0 inherit, 1 on, 2 off).
     pub quiet_mode: i64,
+    /// `note`: the entries the task writes are marked as notes (§2.2).
+    pub note: bool,
     /// `fieldMapping`: incident field -> value evaluated after completion.
     pub field_mapping: Vec<FieldMapping>,
     /// `timertriggers`: SLA timer actions applied after completion (after `fieldMapping`).
@@ -312,14 +314,26 @@ pub struct Task {
 }
 
 impl Task {
-    /// What this task executes (§2.4 resolution algorithm).
+    /// The references a sub-playbook task names its playbook by, in lookup order (§8.10):
+    /// `playbookId`, then `playbookName` (empty ones left out). Exports often carry both, and
+    /// an id that only exists on the server the playbook came from (a UUID) is common, so the
+    /// name must still find the playbook: [`crate::Library::sub_playbook`] tries them in turn.
+    pub fn sub_playbook_refs(&self) -> impl Iterator<Item = &str> {
+        [&self.playbook_id, &self.playbook_name]
+            .into_iter()
+            .filter_map(|s| s.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+    }
+
+    /// What this task executes (§2.4 resolution algorithm). A sub-playbook is shown by its
+    /// first reference (`playbookId`, else `playbookName`); to find the playbook, use
+    /// [`crate::Library::sub_playbook`], which falls back to the name.
     pub fn target(&self) -> TaskTarget<'_> {
         fn non_empty(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
         match self.task_type {
             TaskType::Playbook => {
-                return match non_empty(&self.playbook_id).or(non_empty(&self.playbook_name)) {
+                return match self.sub_playbook_refs().next() {
                     Some(p) => TaskTarget::SubPlaybook(p),
                     None => TaskTarget::Manual,
                 }

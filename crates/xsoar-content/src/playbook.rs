@@ -272,6 +272,7 @@ fn task(cx: &mut Cx<'_>, at: &At<'_>, id: &str, v: &Value) -> Option<Task> {
         error_path,
         skip_unavailable: flag(cx, &obj, at, "skipunavailable"),
         quiet_mode: opt_int(cx, &obj, at, "quietmode").unwrap_or(0),
+        note: flag(cx, &obj, at, "note"),
         field_mapping,
         timer_triggers,
         reply_options,

@@ -123,6 +123,22 @@ impl Cx<'_> {
                     v,
                 );
             }
+            // The exit script of a condition loop runs after every iteration (§8.9); the
+            // engine fails the task when it is missing.
+            let exit_script = [
+                ("scriptId", &l.script_id),
+                ("exitCondition", &l.exit_condition),
+            ]
+            .into_iter()
+            .find_map(|(field, s)| s.as_deref().map(|s| (field, s.trim())));
+            if let Some((field, name)) = exit_script {
+                if !name.is_empty() && !self.provided(None, name) {
+                    self.out.push(Pending::warning(
+                        with(&at, [key("loop"), key(field)]),
+                        format!("{who}: loop exit script {name:?} is not loaded"),
+                    ));
+                }
+            }
         }
         for (n, f) in t.field_mapping.iter().enumerate() {
             self.arg(

@@ -304,7 +304,7 @@ fn task_types_and_error_paths() {
     let (p, diags) = parse_playbook(&fixture("task_types.yml"), "task_types.yml");
     assert_eq!(
         render(&diags),
-        ["task_types.yml:21:5: warning: task \"2\": unknown task type \"aiTask\"; it is kept as is (at tasks.\"2\".type)"]
+        ["task_types.yml:22:5: warning: task \"2\": unknown task type \"aiTask\"; it is kept as is (at tasks.\"2\".type)"]
     );
     let p = p.unwrap_or_else(|| panic!("no playbook"));
     let t1 = task(&p, "1");
@@ -317,6 +317,8 @@ fn task_types_and_error_paths() {
             && !t1.separate_context
     );
     assert_eq!(t1.quiet_mode, 2);
+    assert!(t1.note, "`note: true` marks the task's entries as notes");
+    assert!(!task(&p, "2").note);
     assert_eq!(
         t1.target(),
         TaskTarget::Command {

@@ -265,6 +265,58 @@ fn missing_skipped_and_recursive_sub_playbooks() {
     assert_eq!(parsed[0].line, Some(10));
 }
 
+/// A condition loop's exit script (`scriptId`, or the legacy `exitCondition`) must be loaded:
+/// the engine runs it after every iteration.
+#[test]
+fn loop_exit_scripts_are_checked() {
+    let found = findings(&[
+        "{type: playbook, task: {name: a, playbookId: p2}, loop: {scriptId: Set, exitCondition: ''}}",
+        "{type: playbook, task: {name: b, playbookId: p2}, loop: {scriptId: NoExit, scriptArguments: {value: {simple: x}}}}",
+        "{type: playbook, task: {name: c, playbookId: p2}, loop: {exitCondition: OldExit}}",
+    ]);
+    assert_eq!(
+        found,
+        [
+            "12: warning: task \"2\" (\"b\"): loop exit script \"NoExit\" is not loaded",
+            "14: warning: task \"3\" (\"c\"): loop exit script \"OldExit\" is not loaded",
+        ]
+    );
+}
+
+/// A sub-playbook is found by `playbookId`, else by `playbookName` (§8.10): an export's id
+/// that no loaded file has (a server UUID) does not hide a playbook the name finds.
+#[test]
+fn sub_playbooks_are_found_by_id_else_by_name() {
+    let child = item("child.yml", &playbook_text("Child", &[]));
+    let text = playbook_text(
+        "parent",
+        &[
+            "{type: playbook, task: {name: by id, playbookId: Child, playbookName: Other}}",
+            "{type: playbook, task: {name: name fallback, playbookId: 0b5e6c2a-1111, playbookName: Child}}",
+            "{type: playbook, task: {name: neither, playbookId: 0b5e6c2a-2222, playbookName: Gone}}",
+        ],
+    );
+    let ContentItem::Playbook(p) = item("parent.yml", &text) else {
+        panic!("not a playbook");
+    };
+    let mut lib = library();
+    lib.add(child);
+    lib.add(ContentItem::Playbook(p.clone()));
+    for (task, found) in [("1", Some("Child")), ("2", Some("Child")), ("3", None)] {
+        assert_eq!(
+            lib.sub_playbook(&p.tasks[task]).map(|c| c.id.as_str()),
+            found,
+            "task {task}"
+        );
+    }
+    let mut diags = check_playbook(&p, Some(&lib));
+    resolve_positions(&text, &mut diags);
+    assert_eq!(
+        shown(&diags),
+        ["14: warning: task \"3\" (\"neither\"): sub-playbook \"0b5e6c2a-2222\" (playbookName \"Gone\") is not loaded"]
+    );
+}
+
 #[test]
 fn ids_and_names_claimed_by_two_files() {
     let pb = |file: &str, id: &str, name: &str| {

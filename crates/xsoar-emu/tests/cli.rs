@@ -1188,3 +1188,43 @@ fn a_webhook_url_pasted_into_url_is_masked_everywhere() {
         assert!(!text.contains("team-secret-0123"), "{text}");
     }
 }
+
+/// A `secret: true` argument of a playbook task shows as `******` in the run report and in
+/// the JSON (the entries' `parentContent`, the task's inputs), as in the war-room echo.
+#[test]
+fn playbook_run_masks_secret_task_arguments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let integration = dir.path().join("secret-int.yml");
+    std::fs::write(
+        &integration,
+        "commonfields: {id: SecretInt, version: -1}\nname: SecretInt\ndisplay: SecretInt\ncategory: Utilities\ndescription: d\nconfiguration: []\nscript:\n  type: python\n  script: '-'\n  commands:\n  - name: sec-cmd\n    description: d\n    arguments:\n    - {name: token, description: t, secret: true}\n    - {name: other, description: o}\n",
+    )
+    .expect("write");
+    let playbook = dir.path().join("secret-pb.yml");
+    std::fs::write(
+        &playbook,
+        "id: secret-pb\nname: secret-pb\nstarttaskid: '0'\ntasks:\n  '0': {id: '0', type: start, task: {name: ''}, nexttasks: {'#none#': ['1']}}\n  '1':\n    id: '1'\n    type: regular\n    task: {name: call, script: 'SecretInt|||sec-cmd', iscommand: true}\n    scriptarguments:\n      token: {simple: hunter2secret}\n      other: {simple: x}\n",
+    )
+    .expect("write");
+    let (pb, int) = (
+        playbook.to_string_lossy().into_owned(),
+        integration.to_string_lossy().into_owned(),
+    );
+    let (code, out, err) = run(&mut emu(&["playbook", "run", &pb, "-C", &int, "--json"]));
+    assert_eq!(code, 1, "no instance runs the command: {out}{err}");
+    assert!(
+        !out.contains("hunter2secret") && !err.contains("hunter2secret"),
+        "{out}{err}"
+    );
+    let v = json(&out);
+    assert_eq!(v["run"]["root"]["tasks"]["1"]["inputs"]["token"], "******");
+    assert_eq!(
+        v["entries"][0]["parentContent"],
+        "!sec-cmd token=****** other=x"
+    );
+    let (_, out, err) = run(&mut emu(&["playbook", "run", &pb, "-C", &int]));
+    assert!(
+        !out.contains("hunter2secret") && !err.contains("hunter2secret"),
+        "{out}{err}"
+    );
+}

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use xsoar_connector::{
     CommandCall, CommandOutput, CommandResult, Connector, ConnectorError, ConnectorFactory, Effect,
-    InvestigationView, Secret,
+    EntryType, InvestigationView, Secret,
 };
 use xsoar_content::{parse_any, Command, ContentItem, Diagnostic, Library};
 use xsoar_context::{Interpolated, Scope};
@@ -83,6 +83,11 @@ pub struct TaskTag {
     /// The task has `skipunavailable`: an unavailable command or script is not an error and
     /// writes no entry (the task is skipped, §8.8).
     pub skip_unavailable: bool,
+    /// The task has `note: true`: its entries are marked as notes (§2.2).
+    pub note: bool,
+    /// The task runs in quiet mode (§2.9): its results write context but no war-room entry;
+    /// error and warning entries are still written.
+    pub quiet: bool,
 }
 
 /// Where an invocation reads and writes context (playbook runs set more than the default).
@@ -474,7 +479,7 @@ impl Engine {
         let mut masked = cl.clone();
         for a in &mut masked.args {
             if a.key.as_ref().is_some_and(|k| secret_args.contains(k)) {
-                a.value = "******".into();
+                a.value = xsoar_connector::MASK.into();
                 a.quote = Quote::Bare;
             }
         }
@@ -504,8 +509,19 @@ impl Engine {
         Some(out)
     }
 
+    /// `args` of `command` with the values of its `secret: true` arguments replaced by
+    /// `******`: what a playbook task's run, its entries' `parentContent` and test reports may
+    /// show of the arguments a task passed (the war-room echo is masked the same way).
+    pub fn mask_secret_arguments(&self, command: &str, args: &mut Map<String, Value>) {
+        for name in self.secret_args(command) {
+            if let Some(v) = args.get_mut(&name) {
+                *v = Value::String(xsoar_connector::MASK.to_owned());
+            }
+        }
+    }
+
     /// The names of the `secret: true` arguments of a command or script (usually none).
-    fn secret_args(&self, name: &str) -> Vec<String> {
+    pub fn secret_args(&self, name: &str) -> Vec<String> {
         let has_secrets = self
             .secret_commands
             .read()
@@ -951,8 +967,14 @@ impl Engine {
                 }
             }
             let effects = std::mem::take(&mut result.effects);
-            let id = push_result(inv, result, &meta, &self.clock);
-            outcome.entries.push(id);
+            // Quiet mode (§2.9) keeps errors and warnings only; the context is written above.
+            let quiet = task_tag.as_ref().is_some_and(|t| t.quiet)
+                && !result.is_error()
+                && result.entry_type != EntryType::WARNING;
+            if !quiet {
+                let id = push_result(inv, result, &meta, &self.clock);
+                outcome.entries.push(id);
+            }
             for effect in &effects {
                 self.apply_effect(inv, scope, effect, outcome).await;
             }
@@ -1155,7 +1177,10 @@ impl Engine {
         let mut text = String::new();
         text.push_str(&format!("Executed: {}\n", target.definition.name));
         text.push_str(&format!("Instance {}\n", target.instance));
-        text.push_str(&format!("Arguments {}\n", Value::Object(call_args.clone())));
+        // The arguments as sent, secret arguments masked as in the echoed line.
+        let mut shown_args = call_args.clone();
+        self.mask_secret_arguments(&target.definition.name, &mut shown_args);
+        text.push_str(&format!("Arguments {}\n", Value::Object(shown_args)));
         text.push_str(&format!("Start time {}\n\n\n", rfc3339(started)));
         text.push_str("Entry\n");
         text.push_str(&format!("Executed on {}\n\n", rfc3339(self.clock.now())));
@@ -1707,7 +1732,7 @@ fn push_result(
         task_id,
         playbook_id,
         entry_task,
-        note,
+        note: note || meta.task.is_some_and(|t| t.note),
         tags,
         file: CompactString::const_new(""),
         file_id: CompactString::const_new(""),

@@ -787,9 +787,14 @@ impl Engine {
                 }
             }
         }
+        // What the task's entries, its run (reports, the REST API, the console) and the test
+        // runner show of its arguments: secret arguments masked, as the war-room echo is.
+        self.mask_secret_arguments(&command, &mut shown);
         let parent_content = render_command(&command, &shown);
+        let quiet = is_quiet(pb, task);
         if let Some(t) = frame.tasks.get_mut(&task.id) {
-            t.inputs = shown;
+            // Quiet mode does not store a task's inputs (§2.9).
+            t.inputs = if quiet { Map::new() } else { shown };
         }
         let invocation = Invocation {
             command: command.clone(),
@@ -809,6 +814,8 @@ impl Engine {
                 playbook_id: pb.id.clone(),
                 playbook_name: pb.name.clone(),
                 skip_unavailable: task.skip_unavailable,
+                note: task.note,
+                quiet,
             });
             let out = self.invoke(inv, exec, invocation).await;
             exec.task = None;
@@ -1091,13 +1098,17 @@ impl Engine {
 
     /// Inputs of a (sub-)playbook run: given values, else the playbook's defaults evaluated
     /// in its own view (§8.10 step 2).
+    ///
+    /// `supplied` holds every input the task passes (all iterations of a for-each together):
+    /// one of those missing from `given` is *absent* in this iteration, as a list shorter than
+    /// the iteration index is (§8.9: x=[1,2], z=9 runs (1,9) then (2,) — not (2, z's default)).
     fn child_inputs(
         &self,
         inv: &Investigation,
         exec: &mut ExecScope,
         child: &Playbook,
         given: &Map<String, Value>,
-        _parent_inputs: &Map<String, Value>,
+        supplied: &Map<String, Value>,
     ) -> Map<String, Value> {
         let mut out = Map::new();
         let saved = exec.inputs.take();
@@ -1109,6 +1120,9 @@ impl Engine {
             for input in &child.inputs {
                 if let Some(v) = given.get(&input.key) {
                     out.insert(input.key.clone(), v.clone());
+                    continue;
+                }
+                if supplied.contains_key(&input.key) {
                     continue;
                 }
                 if let Some(default) = &input.value {
@@ -1143,7 +1157,13 @@ impl Engine {
             self.wait_or_complete(frame, pb, graph, task, pass);
             return;
         };
-        let Some(child_pb) = lib.playbook(name) else {
+        // By `playbookId`, else by `playbookName` (§8.10 step 1).
+        let Some(child_pb) = lib.sub_playbook(task) else {
+            let refs: Vec<&str> = task.sub_playbook_refs().collect();
+            let name = match refs.as_slice() {
+                [id, by_name] if id != by_name => format!("{id}' (playbookName '{by_name}"),
+                _ => name.to_owned(),
+            };
             if task.skip_unavailable {
                 if let Some(t) = frame.tasks.get_mut(&task.id) {
                     t.error = Some(format!("sub-playbook '{name}' is not loaded"));
@@ -1224,8 +1244,10 @@ impl Engine {
             let for_each = loop_settings
                 .filter(|l| l.for_each)
                 .map(|_| for_each_plan(&given, max_iterations));
+            let quiet = is_quiet(pb, task);
             if let Some(t) = frame.tasks.get_mut(&task.id) {
-                t.inputs = given.clone();
+                // Quiet mode does not store a task's inputs (§2.9).
+                t.inputs = if quiet { Map::new() } else { given.clone() };
                 t.loop_progress = Some(LoopProgress {
                     iteration: 0,
                     for_each_inputs: for_each,
@@ -1268,8 +1290,14 @@ impl Engine {
                 *pass.sub_runs += 1;
                 let run_id = format!("{}.{}", pass.root_id, pass.sub_runs);
                 let inputs = {
+                    let none = Map::new();
+                    let supplied = frame
+                        .tasks
+                        .get(&task.id)
+                        .and_then(|t| t.loop_progress.as_ref())
+                        .map_or(&none, |p| &p.inputs);
                     let exec = exec_with(exec, frame);
-                    self.child_inputs(inv, exec, child_pb, &iteration_inputs, &Map::new())
+                    self.child_inputs(inv, exec, child_pb, &iteration_inputs, supplied)
                 };
                 let mut child = Frame::new(
                     run_id,
@@ -1371,9 +1399,37 @@ impl Engine {
                 }
                 continue;
             }
-            // Condition loop: exit when the condition holds in the child's context.
+            // Condition loop: exit when the condition holds in the child's context, or when
+            // the exit script (`scriptId`, or the legacy `exitCondition`) says so.
+            let exit_script = l.script_id.as_deref().or(l.exit_condition.as_deref());
             let exit = if l.builtin_condition.is_empty() {
-                false
+                match exit_script {
+                    None => false,
+                    Some(script) => {
+                        let (result, entries) = self
+                            .run_loop_exit_script(inv, exec, frame, pb, task, script)
+                            .await;
+                        match result {
+                            Ok(b) => {
+                                if let Some(t) = frame.tasks.get_mut(&task.id) {
+                                    t.entries.extend(entries);
+                                }
+                                b
+                            }
+                            Err(e) => {
+                                self.fail(
+                                    frame,
+                                    pb,
+                                    graph,
+                                    task,
+                                    format!("loop exit script '{script}': {e}"),
+                                    entries,
+                                );
+                                return;
+                            }
+                        }
+                    }
+                }
             } else {
                 let child_ctx = frame
                     .tasks
@@ -1409,7 +1465,7 @@ impl Engine {
                 }
             };
             if exit || iteration >= max_iterations {
-                if !exit && !l.builtin_condition.is_empty() {
+                if !exit && (!l.builtin_condition.is_empty() || exit_script.is_some()) {
                     if let Some(p) = frame
                         .tasks
                         .get_mut(&task.id)
@@ -1453,6 +1509,109 @@ impl Engine {
 }
 
 impl Engine {
+    /// Run the exit script of a condition loop (§8.9: `scriptId` with `scriptArguments`, or a
+    /// legacy `exitCondition` script) after an iteration, against the sub-playbook's context,
+    /// as a script condition runs (§8.6): its result is the text of its last entry, and the
+    /// loop exits when that is `yes` or `true` (any case: `Exists`, `isError` and
+    /// `AreValuesEqual` answer `yes`/`no`). An error entry, an unavailable script or an
+    /// argument that does not evaluate is the error returned. The entries it wrote go with it.
+    async fn run_loop_exit_script(
+        &self,
+        inv: &mut Investigation,
+        exec: &mut ExecScope,
+        frame: &mut Frame,
+        pb: &Playbook,
+        task: &Task,
+        script: &str,
+    ) -> (Result<bool, String>, Vec<CompactString>) {
+        let arguments = task
+            .loop_settings
+            .as_ref()
+            .map(|l| &l.script_arguments)
+            .filter(|a| !a.is_empty());
+        let child_ctx = frame
+            .tasks
+            .get(&task.id)
+            .and_then(|t| t.sub.as_ref())
+            .and_then(|s| s.private_context.clone());
+        let pushed = child_ctx.is_some();
+        let exec = exec_with(exec, frame);
+        if let Some(c) = child_ctx {
+            exec.private.push(c);
+        }
+        let mut named = Vec::new();
+        let mut shown = Map::new();
+        let mut failure = None;
+        {
+            let modules = self.modules();
+            let read = crate::engine::read_scope(inv, exec, &modules);
+            let dt = read.dt();
+            for (name, arg) in arguments.into_iter().flatten() {
+                match eval::eval_arg(arg, &dt) {
+                    Ok(Some(v)) => {
+                        shown.insert(name.clone(), v.clone());
+                        named.push((name.clone(), ArgInput::Value(v)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        failure = Some(format!("argument '{name}': {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        let outcome = match failure {
+            Some(e) => Err(e),
+            None => {
+                self.mask_secret_arguments(script, &mut shown);
+                let invocation = Invocation {
+                    command: script.to_owned(),
+                    named,
+                    positional: Vec::new(),
+                    brand: None,
+                    parent_content: render_command(script, &shown),
+                    parent_id: CompactString::const_new(""),
+                    from_war_room: false,
+                };
+                exec.task = Some(TaskTag {
+                    task_id: task.id.clone(),
+                    task_name: task.name.clone(),
+                    playbook_id: pb.id.clone(),
+                    playbook_name: pb.name.clone(),
+                    skip_unavailable: false,
+                    note: task.note,
+                    quiet: is_quiet(pb, task),
+                });
+                let out = self.invoke(inv, exec, invocation).await;
+                exec.task = None;
+                Ok(out)
+            }
+        };
+        // What the script wrote to the child's private context stays there for the next
+        // iteration.
+        if pushed {
+            let written = exec.private.pop();
+            if let Some(sub) = frame.tasks.get_mut(&task.id).and_then(|t| t.sub.as_mut()) {
+                sub.private_context = written;
+            }
+        }
+        match outcome {
+            Err(e) => (Err(e), Vec::new()),
+            Ok(out) => {
+                let result = match out.status {
+                    InvokeStatus::Ok => Ok(out.last_text.as_deref().is_some_and(|t| {
+                        let t = t.trim();
+                        t.eq_ignore_ascii_case("yes") || t.eq_ignore_ascii_case("true")
+                    })),
+                    InvokeStatus::Error | InvokeStatus::Unavailable => Err(out
+                        .error
+                        .unwrap_or_else(|| "the script returned an error entry".into())),
+                };
+                (result, out.entries)
+            }
+        }
+    }
+
     /// Copy a private child's declared outputs into the parent's context.
     fn copy_outputs(
         &self,
@@ -1539,6 +1698,16 @@ fn report_progress(opts: &RunOptions, frame: &Frame, task: &Task, state: TaskSta
             task_name: task.name.clone(),
             state,
         });
+    }
+}
+
+/// Whether `task` runs in quiet mode (§2.9): `quietmode` 1 is on, 2 is off, 0 (XSOAR's
+/// default; any other value too) follows the playbook's `quiet`.
+fn is_quiet(pb: &Playbook, task: &Task) -> bool {
+    match task.quiet_mode {
+        1 => true,
+        2 => false,
+        _ => pb.quiet,
     }
 }
 
@@ -1805,8 +1974,8 @@ fn tasks_in_tree<'l>(lib: &'l xsoar_content::Library, pb: &'l Playbook) -> Vec<&
         }
         for t in p.tasks.values() {
             out.push(t);
-            if let TaskTarget::SubPlaybook(name) = t.target() {
-                if let Some(child) = lib.playbook(name) {
+            if t.task_type == TaskType::Playbook {
+                if let Some(child) = lib.sub_playbook(t) {
                     stack.push(child);
                 }
             }
@@ -1911,7 +2080,7 @@ fn complete_in_frame<'l>(
     }
 }
 
-/// `!command a=b` as shown for a task's entries.
+/// `!command a=b` as shown for a task's entries (`args` already masked).
 fn render_command(command: &str, args: &Map<String, Value>) -> String {
     let mut s = format!("!{command}");
     for (k, v) in args {

@@ -44,6 +44,11 @@ script:
     description: stands in for SIGNL4
     arguments:
     - {name: s4_external_id, description: e}
+  - name: notify
+    description: takes a secret token
+    arguments:
+    - {name: token, description: t, secret: true}
+    - {name: text, description: x}
 "#;
 
 /// Every call the mock connector received: (command, args).
@@ -134,6 +139,7 @@ impl Connector for Mock {
                     })
                     .into())
                 }
+                "notify" => Ok(CommandResult::text("sent").into()),
                 other => Err(ConnectorError::UnknownCommand {
                     brand: "Mock".into(),
                     command: other.into(),
@@ -1054,4 +1060,202 @@ fn timer_triggers_start_pause_resume_and_stop_on_the_engine_clock() {
     assert_eq!(t["endDate"], json!("2025-01-01T00:02:15Z"));
     assert_eq!(t["accumulatedPause"], json!(60));
     assert_eq!(t["totalDuration"], json!(75));
+}
+
+/// A task's `secret: true` arguments are masked wherever the task is shown: its entries'
+/// `parentContent`, the inputs of its run (reports, JSON, REST API), as the war-room echo is.
+#[test]
+fn secret_arguments_are_masked_in_task_entries_and_runs() {
+    let h = harness(&["secret-args.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "secret-args",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    let calls = h.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(
+        calls[0].1["token"],
+        json!("hunter2secret"),
+        "the connector gets the value"
+    );
+    let task = &run.root.tasks["1"];
+    assert_eq!(task.inputs["token"], json!("******"));
+    assert_eq!(task.inputs["text"], json!("disk full"));
+    let entry = inv.entry(&task.entries[0]).expect("entry");
+    assert_eq!(
+        entry.parent_content.as_str(),
+        r#"!notify token=****** text="disk full""#
+    );
+    let everything = format!(
+        "{}{}",
+        serde_json::to_string(&run).unwrap_or_default(),
+        serde_json::to_string(&inv.entries).unwrap_or_default()
+    );
+    assert!(!everything.contains("hunter2secret"), "{everything}");
+}
+
+/// A sub-playbook task finds its child by `playbookId`, else by `playbookName` (§8.10): an
+/// id no loaded playbook has (a server UUID in an export) falls back to the name.
+#[test]
+fn sub_playbooks_fall_back_from_the_id_to_the_name() {
+    let h = harness(&["fallback.yml", "child.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "fallback",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed, "{:?}", run.root.tasks["1"]);
+    let sub = run.root.tasks["1"].sub.as_ref().expect("the child ran");
+    assert_eq!(sub.playbook_id, "child");
+    assert_eq!(inv.context["Seen"]["host"], json!("default-host"));
+}
+
+/// For each (§8.9): an input shorter than the iteration index is absent in that iteration —
+/// the child's default does not stand in for an input the task passes (the spec's x=[1,2,3,4],
+/// y=[a,b,c,d], z=9 runs (1,a,9), (2,b,), ...); an input the task does not pass still takes
+/// the child's default in every iteration.
+#[test]
+fn for_each_inputs_shorter_than_the_iteration_are_absent() {
+    let h = harness(&["for-each-absent.yml", "for-each-child.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    inv.context = json!({"X": [1, 2, 3, 4], "Y": ["a", "b", "c"]});
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "for-each-absent",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(
+        inv.context["Out"],
+        json!(["1-a-9-wdef", "2-b--wdef", "3-c--wdef", "4---wdef"])
+    );
+    let plan = run.root.tasks["1"]
+        .loop_progress
+        .as_ref()
+        .and_then(|p| p.for_each_inputs.clone())
+        .unwrap_or_default();
+    assert_eq!(plan.len(), 4);
+    assert!(!plan[1].contains_key("z"));
+}
+
+/// `note: true` on a task marks the entries it writes as notes (§2.2, §8.4); other tasks'
+/// entries are not.
+#[test]
+fn task_notes_mark_their_entries() {
+    let h = harness(&["notes.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "notes",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    let note_of = |task: &str| -> Vec<bool> {
+        run.root.tasks[task]
+            .entries
+            .iter()
+            .filter_map(|id| inv.entry(id))
+            .map(|e| e.note)
+            .collect()
+    };
+    assert_eq!(note_of("1"), [true]);
+    assert_eq!(note_of("2"), [false]);
+}
+
+/// Quiet mode (§2.9): playbook `quiet: true` or task `quietmode: 1` writes the context but no
+/// war-room entry, and keeps no task inputs; errors are still written. `quietmode: 2` turns it
+/// off for one task, 0 follows the task's own playbook (a sub-playbook its own `quiet`).
+#[test]
+fn quiet_mode_writes_context_and_errors_but_no_other_entries() {
+    let h = harness(&["quiet.yml", "loud.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "quiet",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    assert_eq!(run.state, RunState::Completed);
+    assert_eq!(inv.context["A"], json!("1"), "context is still written");
+    assert_eq!(inv.context["B"], json!("2"));
+    let inherits = &run.root.tasks["1"];
+    assert!(inherits.entries.is_empty());
+    assert!(inherits.inputs.is_empty(), "{:?}", inherits.inputs);
+    assert_eq!(run.root.tasks["2"].entries.len(), 1, "quietmode 2 is off");
+    assert_eq!(run.root.tasks["2"].inputs["value"], json!("shown"));
+    let error = &run.root.tasks["3"];
+    assert_eq!(error.entries.len(), 1);
+    assert!(inv.entry(&error.entries[0]).is_some_and(|e| e.is_error()));
+    let child = run.root.tasks["4"].sub.as_ref().expect("child ran");
+    assert_eq!(child.tasks["1"].entries.len(), 1, "the child is not quiet");
+    assert!(child.tasks["2"].entries.is_empty());
+    let texts: Vec<String> = inv.entries.iter().map(|e| e.display_text()).collect();
+    assert_eq!(texts, ["shown", "still written", "loud"]);
+}
+
+/// A condition loop whose exit is a script (§8.9: `scriptId` with `scriptArguments`, or the
+/// legacy `exitCondition`) runs it after every iteration against the sub-playbook's context
+/// and stops when it answers `yes`; a script that cannot run fails the task.
+#[test]
+fn condition_loops_exit_when_their_exit_script_says_yes() {
+    for playbook in ["counter-loop-script", "counter-loop-legacy"] {
+        let (state, progress, context, _) = counter_loop(playbook);
+        assert_eq!(state, RunState::Completed, "{playbook}");
+        let progress = progress.expect("loop progress");
+        assert_eq!(progress.iteration, 3, "{playbook}");
+        assert!(!progress.stopped_at_max, "{playbook}");
+        assert_eq!(context["Counter"], json!(["x", "x", "x"]), "{playbook}");
+    }
+    let h = harness(&["counter-loop-script.yml", "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "counter-loop-script",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    let answers: Vec<String> = run.root.tasks["1"]
+        .entries
+        .iter()
+        .filter_map(|id| inv.entry(id))
+        .map(|e| format!("{} {}", e.parent_content, e.display_text()))
+        .collect();
+    assert_eq!(
+        answers,
+        ["!Exists no", "!Exists no", "!Exists value=x yes"],
+        "the exit script's entries belong to the task"
+    );
+
+    let (state, progress, _, _) = counter_loop("counter-loop-missing");
+    assert_eq!(state, RunState::Failed);
+    assert_eq!(progress.map(|p| p.iteration), Some(1));
+    let h = harness(&["counter-loop-missing.yml", "counter-step.yml"], None);
+    let mut inv = Investigation::new("9", incident(1));
+    let run = futures::executor::block_on(h.engine.run_playbook(
+        &mut inv,
+        "counter-loop-missing",
+        None,
+        &RunOptions::default(),
+    ))
+    .expect("runs");
+    let error = run.root.tasks["1"].error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with(
+            "loop exit script 'NoSuchExitScript': Unsupported command or script: NoSuchExitScript"
+        ),
+        "{error}"
+    );
 }

@@ -368,6 +368,20 @@ fn retries_and_debug_log() {
         log.starts_with("Executed: echo\nInstance echo-1\n"),
         "{log}"
     );
+    // A secret argument is masked in the log's arguments, as in the echoed line.
+    let inv = run(&engine, &["!echo x token=hunter2 debug-mode=true"]);
+    let debug = inv
+        .entries
+        .iter()
+        .find(|e| e.entry_type == 16)
+        .expect("debug log entry");
+    let secret_log =
+        String::from_utf8(inv.files[debug.file_id.as_str()].clone()).unwrap_or_default();
+    let arguments = secret_log
+        .lines()
+        .find(|l| l.starts_with("Arguments "))
+        .unwrap_or_default();
+    assert!(arguments.contains(r#""token":"******""#), "{secret_log}");
     assert!(log.contains("Context Outputs:\n{\n  \"Echo.Result(val.value \\u0026\\u0026 val.value == obj.value)\""), "{log}");
     assert!(
         log.contains("\nRaw Response section:\n{\"echoed\":"),

@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::SystemTime;
-use xsoar_connector::{CommandOutput, CommandResult, ConnectorError};
+use xsoar_connector::{mask_secret_in, CommandOutput, CommandResult, ConnectorError, MASK};
 use xsoar_engine::{
     ArgInput, CommandHook, Engine, Entry, ExecScope, HookCall, Investigation, Invocation,
 };
@@ -72,6 +72,9 @@ pub struct RecordedCall {
     pub command: String,
     /// Arguments after binding.
     pub args: Map<String, Value>,
+    /// The arguments among `args` the command declares `secret: true`: a recorded mock file
+    /// matches them with `*` (any value) instead of writing them down.
+    pub secret: Vec<String>,
     /// What it returned.
     pub results: Vec<CommandResult>,
 }
@@ -236,11 +239,21 @@ impl TestHook {
             Some(b) if !b.is_empty() => format!("{b}|||{}", call.command),
             _ => call.command.to_owned(),
         };
+        let secret = self
+            .engine()
+            .map(|e| e.secret_args(call.command))
+            .unwrap_or_default();
         let args: Vec<String> = call
             .args
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| format!("{k}={}", json_text(v)))
+            .map(|(k, v)| {
+                if secret.contains(k) {
+                    format!("{k}={MASK}")
+                } else {
+                    format!("{k}={}", json_text(v))
+                }
+            })
             .collect();
         let args = if args.is_empty() {
             "no arguments".to_owned()
@@ -258,7 +271,15 @@ impl TestHook {
         );
         if !why_not.is_empty() {
             msg.push_str(" Mocks of this command that did not apply: ");
-            msg.push_str(&why_not.join("; "));
+            // A mismatch quotes the value it saw; a secret argument's value is masked.
+            let mut reasons = why_not.join("; ");
+            for name in &secret {
+                let value = call.args.get(name).map(xsoar_context::to_display_string);
+                if let Some(value) = value {
+                    reasons = mask_secret_in(&reasons, &value);
+                }
+            }
+            msg.push_str(&reasons);
             msg.push('.');
         }
         msg.push_str(
@@ -367,10 +388,18 @@ impl CommandHook for TestHook {
         if self.live == Live::All {
             return;
         }
+        let secret = self
+            .engine()
+            .map(|e| e.secret_args(call.command))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| call.args.contains_key(name))
+            .collect();
         self.state().recorded.push(RecordedCall {
             brand: call.brand.map(str::to_owned),
             command: call.command.to_owned(),
             args: call.args.clone(),
+            secret,
             results: output.to_vec(),
         });
     }
@@ -384,7 +413,7 @@ pub(crate) async fn run_nested(
 ) -> Vec<CommandResult> {
     let mut scratch = Investigation::new("polling", json!({}));
     let mut scope = ExecScope::default();
-    let shown = render_command(command, &named);
+    let shown = render_command(engine, command, &named);
     let invocation = Invocation {
         command: command.to_owned(),
         named: named
@@ -419,21 +448,31 @@ pub(crate) fn entry_to_result(e: &Entry) -> CommandResult {
     r
 }
 
-/// `!command a=b c="d e"` for entries and reports.
-pub(crate) fn render_command(command: &str, args: &[(String, Value)]) -> String {
+/// `!command a=b c="d e"` for entries and reports; the values of the command's
+/// `secret: true` arguments show as `******`, as in the war-room echo.
+pub(crate) fn render_command(engine: &Engine, command: &str, args: &[(String, Value)]) -> String {
+    let secret = engine.secret_args(command);
     let mut s = format!("!{command}");
     for (k, v) in args {
         s.push(' ');
         s.push_str(k);
         s.push('=');
-        s.push_str(&json_text(v));
+        if secret.contains(k) {
+            s.push_str(MASK);
+        } else {
+            s.push_str(&json_text(v));
+        }
     }
     s
 }
 
-/// A value as typed on a command line: bare when simple, else double-quoted.
+/// A value as typed on a command line: bare when simple (and the `******` of a masked
+/// secret), else double-quoted.
 pub(crate) fn json_text(v: &Value) -> String {
     let text = xsoar_context::to_display_string(v);
+    if text == MASK {
+        return text;
+    }
     if !text.is_empty()
         && text
             .chars()

@@ -272,12 +272,12 @@ async fn tick(
                 task_name: tname.clone(),
                 playbook_id: pid.clone(),
                 playbook_name: pname.clone(),
-                skip_unavailable: false,
+                ..TaskTag::default()
             }),
     };
     let invocation = Invocation {
         command: req.command.clone(),
-        parent_content: render_command(&req.command, &named),
+        parent_content: render_command(engine, &req.command, &named),
         named: named
             .into_iter()
             .map(|(k, v)| (k, ArgInput::Value(v)))

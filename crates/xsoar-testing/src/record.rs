@@ -70,11 +70,15 @@ fn result_out(r: &CommandResult) -> ResultOut {
     }
 }
 
-fn recorded_args(args: &Map<String, Value>) -> Map<String, Value> {
+/// The `args:` of a recorded mock: the values seen (literal, even when they look like a
+/// matcher), except `secret: true` arguments, which match any value and are never written.
+fn recorded_args(args: &Map<String, Value>, secret: &[String]) -> Map<String, Value> {
     args.iter()
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
-            let v = if looks_like_matcher(v) {
+            let v = if secret.contains(k) {
+                json!("*")
+            } else if looks_like_matcher(v) {
                 json!({ "equals": v })
             } else {
                 v.clone()
@@ -114,7 +118,7 @@ pub fn recording_yaml(results: &[TestResult]) -> Result<String, serde_yaml::Erro
                 name: format!("{} #{n} {}", r.name, c.command),
                 playbook: r.name.clone(),
                 command: key,
-                args: recorded_args(&c.args),
+                args: recorded_args(&c.args, &c.secret),
                 times: Some((j - i) as u32),
                 results,
                 single,
@@ -136,4 +140,38 @@ pub fn recording_yaml(results: &[TestResult]) -> Result<String, serde_yaml::Erro
                   # recorded run. Format: docs/mocks.md.\n";
     let body = serde_yaml::to_string(&FileOut { mocks })?;
     Ok(format!("{header}{body}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_arguments_are_recorded_as_any_value() {
+        let (item, _) = xsoar_content::parse_any(
+            "id: T\nname: T\nstarttaskid: '0'\ntasks:\n  '0': {id: '0', type: start, task: {name: ''}}\n",
+            "t.yml",
+        );
+        let Some(xsoar_content::ContentItem::Playbook(pb)) = item else {
+            panic!("not a playbook");
+        };
+        let mut result = TestResult::broken(&crate::TestCase::of(&pb), String::new());
+        let mut args = Map::new();
+        args.insert("token".into(), json!("hunter2secret"));
+        args.insert("other".into(), json!("*"));
+        result.recorded = vec![RecordedCall {
+            brand: Some("SecretInt".into()),
+            command: "sec-cmd".into(),
+            args,
+            secret: vec!["token".into()],
+            results: vec![CommandResult::text("done")],
+        }];
+        let yaml = recording_yaml(&[result]).expect("yaml");
+        assert!(!yaml.contains("hunter2secret"), "{yaml}");
+        assert!(yaml.contains("token: '*'"), "{yaml}");
+        assert!(
+            yaml.contains("equals: '*'"),
+            "a literal * stays literal: {yaml}"
+        );
+    }
 }

@@ -499,3 +499,76 @@ async fn the_investigation_takes_the_incident_id_of_the_fixture() {
         Some("!VerifyContext path=SIGNL4.AlertCreated.eventId expectedValue=ev-1")
     );
 }
+
+const SECRET_INTEGRATION: &str = r#"
+commonfields: {id: SecretInt, version: -1}
+name: SecretInt
+display: SecretInt
+category: Utilities
+description: A command with a secret argument.
+configuration: []
+script:
+  type: python
+  script: '-'
+  commands:
+  - name: sec-cmd
+    description: d
+    arguments:
+    - {name: token, description: t, secret: true}
+    - {name: other, description: o}
+"#;
+
+const SECRET_TEST: &str = r#"
+id: Secret - Test
+name: Secret - Test
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: ""}, nexttasks: {'#none#': ["1"]}}
+  "1":
+    id: "1"
+    type: regular
+    task: {name: call, script: "SecretInt|||sec-cmd", iscommand: true}
+    scriptarguments:
+      token: {simple: hunter2secret}
+      other: {simple: x}
+"#;
+
+/// A `secret: true` argument never shows in a failure report, nor in the message of a
+/// missing mock (also when a near mock's mismatch would quote the value).
+#[tokio::test]
+async fn secret_arguments_are_masked_in_failures_and_missing_mock_messages() {
+    let lib = library(vec![
+        parse_text(SECRET_INTEGRATION, "secret.yml"),
+        parse_text(SECRET_TEST, "secret-test.yml"),
+    ]);
+    let c = case(&lib, "Secret - Test");
+    let failing = "mocks:\n  - command: SecretInt|||sec-cmd\n    error: failed on purpose\n";
+    let r = runner(lib.clone(), mocks(&[("m.yml", failing)]))
+        .run_one(&c)
+        .await;
+    assert!(!r.passed);
+    let t = r
+        .failure
+        .clone()
+        .and_then(|f| f.task)
+        .expect("failing task");
+    assert_eq!(
+        t.command.as_deref(),
+        Some("!SecretInt|||sec-cmd token=****** other=x")
+    );
+    let details = xsoar_testing::failure_details(&r);
+    assert!(!details.contains("hunter2secret"), "{details}");
+
+    let near = "mocks:\n  - command: SecretInt|||sec-cmd\n    args: {token: other-token}\n";
+    let r = runner(lib, mocks(&[("m.yml", near)])).run_one(&c).await;
+    let msg = &r.missing_mocks[0];
+    assert!(
+        msg.starts_with("No mock for command 'SecretInt|||sec-cmd' (token=****** other=x)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("argument 'token' is '******', expected 'other-token'"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2secret"), "{msg}");
+}
