@@ -185,3 +185,34 @@ fn delete_context_subplaybook_false_deletes_the_parents_key() {
     let v: Value = serde_json::from_str(&out).expect("json");
     assert!(v["context"].get("G").is_none(), "{}", v["context"]);
 }
+
+/// `xsoar-emu test`: every test playbook starts with the lists given (a test's own changes
+/// stay in its run).
+#[test]
+fn test_playbooks_read_the_lists_given() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = write(&dir.path().join("cfg.json"), r#"{"team": "ops"}"#);
+    let tpb = dir.path().join("tpb");
+    for name in ["first", "second"] {
+        write(
+            &tpb.join(format!("{name}.yml")),
+            &format!(
+                r#"id: lists-{name}
+name: lists-{name}
+starttaskid: "0"
+tasks:
+  "0": {{id: "0", type: start, task: {{name: ""}}, nexttasks: {{'#none#': ["1"]}}}}
+  "1": {{id: "1", type: regular, task: {{name: read, scriptName: Set}}, scriptarguments: {{key: {{simple: Team}}, value: {{simple: '${{lists.Cfg.team}}'}}}}, nexttasks: {{'#none#': ["2"]}}}}
+  "2": {{id: "2", type: regular, task: {{name: check, scriptName: VerifyContext}}, scriptarguments: {{path: {{simple: Team}}, expectedValue: {{simple: ops}}}}, nexttasks: {{'#none#': ["3"]}}}}
+  "3": {{id: "3", type: regular, task: {{name: change, script: 'Builtin|||setList'}}, scriptarguments: {{listName: {{simple: Cfg}}, listData: {{simple: changed}}}}}}
+"#
+            ),
+        );
+    }
+    let tpb = tpb.display().to_string();
+    let (code, out, err) = emu(&["test", &tpb, "--list", &format!("Cfg={cfg}")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+    let (code, out, _) = emu(&["test", &tpb]);
+    assert_eq!(code, 1, "without the list the check fails: {out}");
+}

@@ -656,7 +656,6 @@ impl AppState {
         let new_files: Vec<String> = commit.files.iter().map(|(k, _)| k.clone()).collect();
         let incident = commit.incident.clone();
         self.shared.store.commit(commit).await?;
-        self.store_list_changes().await?;
         st.persisted_entries = st.inv.entries.len();
         st.persisted_files.extend(new_files);
         if !published.is_empty() {
@@ -677,7 +676,9 @@ impl AppState {
                 *cache = i;
             }
         }
-        Ok(())
+        // The lists commands changed (shared by every investigation, so not part of the
+        // investigation's commit); what cannot be stored now is kept for the next commit.
+        self.store_list_changes().await
     }
 
     /// Store the list changes commands made (the engine already holds them), oldest first. A
