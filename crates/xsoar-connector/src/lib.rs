@@ -78,6 +78,10 @@ pub trait InvestigationView: Send + Sync + std::fmt::Debug {
     fn list(&self, _name: &str) -> Option<&str> {
         None
     }
+    /// Every list as DT reads it (`{name: text, or its JSON}`), for builtins that evaluate DT.
+    fn lists_root(&self) -> Option<&Value> {
+        None
+    }
 }
 
 /// What a command execution produced.

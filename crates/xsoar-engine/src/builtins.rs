@@ -730,7 +730,11 @@ fn verify_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorErro
     let Some(view) = call.investigation else {
         return Ok(CommandResult::error("VerifyContext needs an investigation"));
     };
-    let scope = xsoar_context::Scope::new(view.context()).with_root("incident", view.incident());
+    let mut scope =
+        xsoar_context::Scope::new(view.context()).with_root("incident", view.incident());
+    if let Some(lists) = view.lists_root() {
+        scope = scope.with_root("lists", lists);
+    }
     let found =
         xsoar_context::eval_path(&path, &scope).map_err(|e| ConnectorError::InvalidArgument {
             name: "path".into(),

@@ -1860,4 +1860,7 @@ impl InvestigationView for View<'_> {
     fn list(&self, name: &str) -> Option<&str> {
         self.lists.get(name)
     }
+    fn lists_root(&self) -> Option<&Value> {
+        Some(self.lists.root())
+    }
 }

@@ -81,6 +81,20 @@ fn dt_reads_json_lists_as_json_and_text_lists_as_text() {
 }
 
 #[test]
+fn verify_context_reads_lists() {
+    let engine = engine();
+    let (_, out) = run(
+        &engine,
+        &[
+            "!VerifyContext path=lists.Settings.team expectedValue=ops",
+            "!VerifyContext path=lists.Nope",
+        ],
+    );
+    assert_eq!(out[0][0].0, 1, "{out:?}");
+    assert_eq!(out[1][0].0, 4, "{out:?}");
+}
+
+#[test]
 fn get_list_answers_the_text_or_item_not_found() {
     let engine = engine();
     let (_, out) = run(
