@@ -69,6 +69,19 @@ pub trait InvestigationView: Send + Sync + std::fmt::Debug {
     fn in_private_subplaybook(&self) -> bool {
         false
     }
+    /// The investigation's own context, also when the command runs in a sub-playbook with a
+    /// private context (where [`InvestigationView::context`] is the private one).
+    fn investigation_context(&self) -> &Value {
+        self.context()
+    }
+    /// The text of an XSOAR list (`getList`, `${lists.<name>}`), if the list exists.
+    fn list(&self, _name: &str) -> Option<&str> {
+        None
+    }
+    /// Every list as DT reads it (`{name: text, or its JSON}`), for builtins that evaluate DT.
+    fn lists_root(&self) -> Option<&Value> {
+        None
+    }
 }
 
 /// What a command execution produced.

@@ -36,12 +36,22 @@ impl EntryType {
 pub enum Effect {
     /// `setContext(path, value)`: overwrite the value at a plain dot path.
     SetContext { path: String, value: Value },
-    /// Delete the value at a plain dot path.
-    DeleteContext { path: String },
-    /// Delete one element of the list at `path`.
-    DeleteContextIndex { path: String, index: usize },
-    /// Delete the whole context except the listed dot paths.
-    ClearContext { keep: Vec<String> },
+    /// Delete the value at a plain dot path. `global`: in the investigation's context even
+    /// when the command runs in a sub-playbook with a private context (`DeleteContext
+    /// subplaybook=no`); otherwise in the context the command writes to.
+    DeleteContext { path: String, global: bool },
+    /// Delete one element of the list at `path` (`global` as for `DeleteContext`).
+    DeleteContextIndex {
+        path: String,
+        index: usize,
+        global: bool,
+    },
+    /// Delete the whole context except the listed dot paths (`global` as for `DeleteContext`).
+    ClearContext { keep: Vec<String>, global: bool },
+    /// Store the text of an XSOAR list (`createList`, `setList`, `addToList`,
+    /// `removeFromList`), creating the list when it does not exist. Lists are not part of
+    /// the investigation: the change is visible to every later `${lists.<name>}` read.
+    SetList { name: String, data: String },
     /// Update incident fields (system fields by name, custom fields by machine name).
     UpdateIncident { fields: Map<String, Value> },
     /// Close the investigation (incident status 2).

@@ -3,6 +3,12 @@
 //! Paths may be files or folders (searched recursively for `*.yml`/`*.yaml`). When the
 //! default folders `integrations/` and `playbooks/` are absent (the binary runs outside a
 //! checkout), the content embedded at build time is used, so the product runs anywhere.
+//!
+//! The same paths are searched for XSOAR list files, as packs ship them
+//! (`Packs/<Pack>/Lists/<name>.json`, exports named `list-<name>.json`): a JSON object with
+//! the list's `name` and its text in `data`. A list file that is not one is an error naming
+//! the file; other JSON files (incidents, mocks, pack metadata) are not lists and are left
+//! alone. `--list NAME=FILE` makes a list of any text or JSON file.
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -198,4 +204,198 @@ pub fn load_defaults() -> Result<Vec<LoadedFile>> {
             }
         })
         .collect())
+}
+
+/// One list read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFile {
+    /// The list's name.
+    pub name: String,
+    /// Its text.
+    pub data: String,
+    /// Where it came from (for messages).
+    pub file: String,
+}
+
+/// Whether a path must hold a list: a `.json` file in a `Lists` folder or named `list-*.json`.
+fn must_be_list(p: &Path) -> bool {
+    let is_json = p.extension().and_then(|e| e.to_str()) == Some("json");
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let in_lists = p
+        .ancestors()
+        .skip(1)
+        .filter_map(|a| a.file_name().and_then(|n| n.to_str()))
+        .take(2)
+        .any(|n| n == "Lists");
+    is_json && !name.ends_with("_data.json") && (in_lists || name.starts_with("list-"))
+}
+
+/// Every `.json` file under the given paths, sorted.
+fn json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if !meta.is_dir() {
+            if p.extension().and_then(|e| e.to_str()) == Some("json") {
+                out.push(p.to_path_buf());
+            }
+            return Ok(());
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(p)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            let name = e.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            walk(&e, out)?;
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out)?;
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Read one list file. `Ok(None)`: a JSON file that is not a list (only where lists are not
+/// required). A list whose `data` is `-` keeps its text in `<stem>_data.<ext>` next to it,
+/// as `demisto-sdk split` writes JSON lists.
+fn read_list_file(path: &Path) -> std::result::Result<Option<ListFile>, String> {
+    let shown = path.display().to_string();
+    let required = must_be_list(path);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{shown}: cannot read the list file: {e}"))?;
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) if required => {
+            return Err(format!(
+                "{shown}:{}:{}: the list file is not valid JSON: {e}",
+                e.line(),
+                e.column()
+            ))
+        }
+        Err(_) => return Ok(None),
+    };
+    let obj = value.as_object();
+    let name = obj
+        .and_then(|o| o.get("name").or_else(|| o.get("id")))
+        .and_then(|v| v.as_str())
+        .filter(|n| !n.trim().is_empty());
+    let data = obj.and_then(|o| o.get("data"));
+    let (name, data) = match (name, data) {
+        (Some(n), Some(serde_json::Value::String(d))) => (n.to_owned(), d.clone()),
+        _ if !required => return Ok(None),
+        (None, _) => {
+            return Err(format!(
+                "{shown}: a list file is a JSON object with the list's \"name\" and its text in \"data\"; the name is missing"
+            ))
+        }
+        (Some(_), None) => {
+            return Err(format!("{shown}: the list file has no \"data\" (the list's text)"))
+        }
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{shown}: the list's \"data\" must be its text (a string); JSON lists hold their JSON as text"
+            ))
+        }
+    };
+    let data = if data == "-" {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let companion = ["json", "txt", "md", "html", "css"]
+            .iter()
+            .map(|ext| dir.join(format!("{stem}_data.{ext}")))
+            .find(|p| p.is_file());
+        match companion {
+            Some(p) => std::fs::read_to_string(&p)
+                .map_err(|e| format!("{}: cannot read the list's data: {e}", p.display()))?,
+            None => data,
+        }
+    } else {
+        data
+    };
+    Ok(Some(ListFile {
+        name,
+        data,
+        file: shown,
+    }))
+}
+
+/// The lists under `paths` (pack `Lists/` folders, `list-*.json`, JSON files holding a list
+/// object), and one problem per list file that cannot be used (each skipped).
+pub fn load_lists(paths: &[PathBuf]) -> Result<(Vec<ListFile>, Vec<String>)> {
+    let mut lists = Vec::new();
+    let mut problems = Vec::new();
+    for file in json_files(paths)? {
+        match read_list_file(&file) {
+            Ok(Some(l)) => lists.push(l),
+            Ok(None) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    Ok((lists, problems))
+}
+
+/// `--list NAME=FILE`: the file's text is the list (a `.json` file must hold valid JSON).
+pub fn read_list_arg(arg: &str) -> Result<ListFile> {
+    let Some((name, file)) = arg.split_once('=') else {
+        anyhow::bail!(
+            "--list {arg:?}: give NAME=FILE (the list's name, then the file holding its text)"
+        );
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        anyhow::bail!("--list {arg:?}: the list needs a name before '='");
+    }
+    let path = Path::new(file);
+    let data = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--list {name}: cannot read {file}: {e}"))?;
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&data) {
+            anyhow::bail!(
+                "--list {name}: {file}:{}:{}: not valid JSON: {e} (give a .txt file for a text list)",
+                e.line(),
+                e.column()
+            );
+        }
+    }
+    Ok(ListFile {
+        name: name.to_owned(),
+        data,
+        file: file.to_owned(),
+    })
+}
+
+/// Every list a command starts with: the lists under the default folders and `--content`
+/// paths, then `--list` files (which win over a list of the same name). Unusable list files
+/// are reported as problems and skipped; a bad `--list` is an error.
+pub fn all_lists(
+    content: &[PathBuf],
+    list_args: &[String],
+) -> Result<(Vec<ListFile>, Vec<String>)> {
+    let mut paths: Vec<PathBuf> = ["integrations", "playbooks"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .collect();
+    paths.extend(content.iter().cloned());
+    let (mut lists, problems) = load_lists(&paths)?;
+    for arg in list_args {
+        lists.push(read_list_arg(arg)?);
+    }
+    Ok((lists, problems))
+}
+
+/// Lists as the engine holds them (a later file of the same name wins).
+pub fn engine_lists(lists: &[ListFile]) -> xsoar_engine::Lists {
+    xsoar_engine::Lists::from_texts(lists.iter().map(|l| (l.name.clone(), l.data.clone())))
 }

@@ -84,6 +84,10 @@ pub struct EngineOpts {
     /// Run waits, retries and Sleep on a virtual clock (instant, deterministic).
     #[arg(long, global = true)]
     pub virtual_clock: bool,
+    /// An XSOAR list (`${lists.NAME}`, getList) holding the text of FILE; repeatable. JSON
+    /// text reads as JSON in playbooks. Pack list files under the content paths load too.
+    #[arg(long = "list", value_name = "NAME=FILE", global = true)]
+    pub lists: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -131,13 +131,21 @@ async fn resolve(bind: &str) -> Result<SocketAddr> {
 
 /// Re-read the default content folders and `--content` paths (files with errors are skipped
 /// and reported).
-fn reload_fn(extra: Vec<PathBuf>) -> ReloadFn {
+fn reload_fn(extra: Vec<PathBuf>, list_args: Vec<String>) -> ReloadFn {
     Arc::new(move || {
-        let extra = extra.clone();
+        let (extra, list_args) = (extra.clone(), list_args.clone());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let (items, problems) = content::load_all(&extra).map_err(|e| e.to_string())?;
-                Ok(ReloadOutcome { items, problems })
+                let (items, mut problems) = content::load_all(&extra).map_err(|e| e.to_string())?;
+                let (lists, list_problems) =
+                    content::all_lists(&extra, &list_args).map_err(|e| format!("{e:#}"))?;
+                problems.extend(list_problems);
+                let lists = lists.into_iter().map(|l| (l.name, l.data)).collect();
+                Ok(ReloadOutcome {
+                    items,
+                    problems,
+                    lists,
+                })
             })
             .await
             .map_err(|e| format!("content reload failed: {e}"))?
@@ -184,7 +192,10 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
     let config = ServerConfig {
         api_keys: vec![key.clone()],
         base_instances: env.engine.instance_specs(),
-        reload: Some(reload_fn(engine_opts.content.clone())),
+        reload: Some(reload_fn(
+            engine_opts.content.clone(),
+            engine_opts.lists.clone(),
+        )),
         run_options: xsoar_engine::RunOptions::default(),
         user: "admin".into(),
     };

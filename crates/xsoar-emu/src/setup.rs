@@ -78,6 +78,16 @@ fn load_content(opts: &EngineOpts) -> Result<Vec<ContentItem>> {
     Ok(items)
 }
 
+/// The lists of the content paths and `--list`; unusable list files are reported on stderr
+/// and skipped, a bad `--list` is an error.
+pub fn load_lists(opts: &EngineOpts) -> Result<xsoar_engine::Lists> {
+    let (lists, problems) = content::all_lists(&opts.content, &opts.lists)?;
+    for p in problems {
+        eprintln!("warning: skipped {p}");
+    }
+    Ok(content::engine_lists(&lists))
+}
+
 /// When no SIGNL4 instance is configured: start the embedded simulator and add the instance
 /// that points at it (its entries are marked as simulated).
 async fn embedded_simulator(specs: &mut Vec<InstanceSpec>) -> Result<Option<EmbeddedSimulator>> {
@@ -135,6 +145,7 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
     };
     let engine = Arc::new(Engine::new(clock, EngineOptions::default()));
     engine.add_content(load_content(opts)?);
+    engine.replace_lists(load_lists(opts)?);
     engine.register_factory(xsoar_signl4::factory());
     let mut specs = match config::config_path(opts.config.as_deref()) {
         Some(p) => {
@@ -294,6 +305,7 @@ pub async fn run_simulator(
 /// What `xsoar-emu test` builds one engine per test playbook from.
 pub struct TestEnv {
     pub library: Library,
+    pub lists: xsoar_engine::Lists,
     pub instances: Vec<InstanceSpec>,
     pub factories: Vec<Arc<dyn xsoar_connector::ConnectorFactory>>,
     /// The embedded SIGNL4 simulator, when one was started (recording only).
@@ -328,6 +340,7 @@ pub async fn build_test_env(
     };
     Ok(TestEnv {
         library,
+        lists: load_lists(opts)?,
         instances,
         factories: vec![xsoar_signl4::factory()],
         simulator,

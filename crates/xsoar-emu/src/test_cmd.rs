@@ -155,6 +155,7 @@ pub async fn run(args: TestArgs, engine: &EngineOpts) -> Result<ExitCode> {
     }
     let template = EngineTemplate {
         library: Arc::new(env.library),
+        lists: env.lists,
         instances: env.instances,
         factories: env.factories,
         options: xsoar_engine::EngineOptions::default(),

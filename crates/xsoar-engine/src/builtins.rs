@@ -94,6 +94,11 @@ pub const IMPLEMENTED: &[&str] = &[
     "setIncident",
     "closeInvestigation",
     "taskComplete",
+    "getList",
+    "createList",
+    "setList",
+    "addToList",
+    "removeFromList",
 ];
 
 /// The builtin connector.
@@ -376,6 +381,7 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
         "Set" => set_like(args, false),
         "SetAndHandleEmpty" => set_like(args, true),
         "DeleteContext" => {
+            let global = delete_in_investigation_context(args)?;
             let all = arg_bool(args, "all");
             if all {
                 let keep: Vec<String> = arg_list(args, "keysToKeep")
@@ -383,7 +389,7 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                     .map(xsoar_context::to_display_string)
                     .collect();
                 return Ok(CommandResult::markdown("Context cleared")
-                    .with_effect(Effect::ClearContext { keep }));
+                    .with_effect(Effect::ClearContext { keep, global }));
             }
             let Some(key) = arg_text(args, "key").filter(|k| !k.trim().is_empty()) else {
                 return Err(ConnectorError::InvalidArgument {
@@ -401,10 +407,17 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                                 message: format!("'{i}' is not a list index"),
                             })?;
                     // Say so when there is no such item, rather than claim a deletion.
-                    let len = view.map(|v| match xsoar_context::get_path(v.context(), &key) {
-                        Some(Value::Array(items)) => items.len(),
-                        Some(_) => 1,
-                        None => 0,
+                    let len = view.map(|v| {
+                        let ctx = if global {
+                            v.investigation_context()
+                        } else {
+                            v.context()
+                        };
+                        match xsoar_context::get_path(ctx, &key) {
+                            Some(Value::Array(items)) => items.len(),
+                            Some(_) => 1,
+                            None => 0,
+                        }
                     });
                     if let Some(len) = len.filter(|len| index >= *len) {
                         return Ok(CommandResult::markdown(format!(
@@ -414,11 +427,15 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                     }
                     Ok(
                         CommandResult::markdown(format!("Deleted index {index} of {key}"))
-                            .with_effect(Effect::DeleteContextIndex { path: key, index }),
+                            .with_effect(Effect::DeleteContextIndex {
+                                path: key,
+                                index,
+                                global,
+                            }),
                     )
                 }
                 None => Ok(CommandResult::markdown(format!("Key {key} deleted"))
-                    .with_effect(Effect::DeleteContext { path: key })),
+                    .with_effect(Effect::DeleteContext { path: key, global })),
             }
         }
         "PrintErrorEntry" => Ok(CommandResult::error(
@@ -527,6 +544,7 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                 }),
             }
         }
+        "getList" | "createList" | "setList" | "addToList" | "removeFromList" => list_command(call),
         "setIncident" => set_incident(args),
         "closeInvestigation" => Ok(CommandResult::markdown("Investigation closed").with_effect(
             Effect::CloseInvestigation {
@@ -545,6 +563,128 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
             command: other.to_owned(),
         }),
     }
+}
+
+/// `DeleteContext subplaybook=`: `no`/`false` deletes in the investigation's context even from
+/// a sub-playbook with a private context; `yes`/`true` and `auto` (the default) in the context
+/// the command writes to — the private one inside such a sub-playbook, else the
+/// investigation's.
+fn delete_in_investigation_context(args: &Args) -> Result<bool, ConnectorError> {
+    let value = arg_text(args, "subplaybook").unwrap_or_default();
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "auto" | "yes" | "true" => Ok(false),
+        "no" | "false" => Ok(true),
+        other => Err(ConnectorError::InvalidArgument {
+            name: "subplaybook".into(),
+            message: format!("'{other}' is not one of auto, yes, no (true and false are accepted)"),
+        }),
+    }
+}
+
+/// What XSOAR answers for a list that does not exist; content compares `Contents` with it.
+pub const LIST_NOT_FOUND: &str = "Item not found (8)";
+
+/// The list commands XSOAR's server runs itself. `getList` answers the list's text;
+/// `createList` creates or overwrites; `setList`, `addToList` and `removeFromList` need the
+/// list to exist (XSOAR: "The list must already exist"), and content creates it with
+/// `createList` when they fail. A failing command changes no list.
+fn list_command(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let args = call.args;
+    let name = arg_text(args, "listName").unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(ConnectorError::InvalidArgument {
+            name: "listName".into(),
+            message: "must name a list".into(),
+        });
+    }
+    let current = call.investigation.and_then(|v| v.list(&name));
+    let not_found = || {
+        let mut r = CommandResult::error(LIST_NOT_FOUND);
+        r.human_readable = Some(format!("{LIST_NOT_FOUND}: there is no list named '{name}'"));
+        r
+    };
+    // listData given as JSON (a playbook passing an object) is stored as its JSON text.
+    let data = || -> String {
+        match args.get("listData") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }
+    };
+    let separator = || {
+        arg_text(args, "separator")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| ",".to_owned())
+    };
+    let done = |data: String| {
+        CommandResult::text("Done").with_effect(Effect::SetList {
+            name: name.clone(),
+            data,
+        })
+    };
+    Ok(match call.command {
+        "getList" => match current {
+            Some(text) => CommandResult::text(text),
+            None => not_found(),
+        },
+        "createList" => done(data()),
+        "setList" => match current {
+            Some(_) => done(data()),
+            None => not_found(),
+        },
+        "addToList" => match current {
+            Some("") => done(data()),
+            Some(text) => {
+                let sep = separator();
+                done(format!("{text}{sep}{}", data()))
+            }
+            None => not_found(),
+        },
+        "removeFromList" => {
+            let Some(text) = current else {
+                return Ok(not_found());
+            };
+            let sep = separator();
+            let remove: Vec<String> = data()
+                .split(sep.as_str())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if remove.is_empty() {
+                return Err(ConnectorError::InvalidArgument {
+                    name: "listData".into(),
+                    message: "give the item to remove".into(),
+                });
+            }
+            let items: Vec<&str> = text.split(sep.as_str()).collect();
+            let missing: Vec<&str> = remove
+                .iter()
+                .map(String::as_str)
+                .filter(|r| !items.iter().any(|i| i.trim() == *r))
+                .collect();
+            if !missing.is_empty() {
+                return Ok(CommandResult::error(format!(
+                    "List '{name}' has no item {}: nothing removed",
+                    missing
+                        .iter()
+                        .map(|m| format!("'{m}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let kept: Vec<&str> = items
+                .into_iter()
+                .filter(|i| !remove.iter().any(|r| i.trim() == r))
+                .collect();
+            done(kept.join(sep.as_str()))
+        }
+        other => {
+            return Err(ConnectorError::UnknownCommand {
+                brand: BUILTIN_BRAND.into(),
+                command: other.to_owned(),
+            })
+        }
+    })
 }
 
 /// `PrintContext` as the Common Scripts pack writes it: `Context empty.` for an empty context;
@@ -590,7 +730,11 @@ fn verify_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorErro
     let Some(view) = call.investigation else {
         return Ok(CommandResult::error("VerifyContext needs an investigation"));
     };
-    let scope = xsoar_context::Scope::new(view.context()).with_root("incident", view.incident());
+    let mut scope =
+        xsoar_context::Scope::new(view.context()).with_root("incident", view.incident());
+    if let Some(lists) = view.lists_root() {
+        scope = scope.with_root("lists", lists);
+    }
     let found =
         xsoar_context::eval_path(&path, &scope).map_err(|e| ConnectorError::InvalidArgument {
             name: "path".into(),

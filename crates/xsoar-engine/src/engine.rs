@@ -11,6 +11,7 @@ use crate::clock::{rfc3339, rfc3339_compact, Clock};
 use crate::cmdline::{self, CommandLine, Line, Quote};
 use crate::entry::{CompactString, Entry, EntryTask};
 use crate::investigation::{update_incident, Investigation};
+use crate::lists::{ListChange, ListObserver, Lists};
 use crate::registry::{mask_all, InstanceInfo, InstanceSpec, Registry};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -201,6 +202,10 @@ pub struct Engine {
     hook: RwLock<Option<Arc<dyn CommandHook>>>,
     /// Command and script names with `secret: true` arguments (masked when echoed).
     secret_commands: RwLock<Arc<NameSet>>,
+    /// XSOAR lists (`${lists.<name>}`, `getList`), replaced whole on every change.
+    lists: RwLock<Arc<Lists>>,
+    /// Told about every list change a command makes (the REST server persists them).
+    list_observer: RwLock<Option<ListObserver>>,
 }
 
 /// Names of commands and scripts that declare a `secret: true` argument.
@@ -253,6 +258,44 @@ impl Engine {
             options,
             hook: RwLock::new(None),
             secret_commands: RwLock::new(Arc::new(NameSet::default())),
+            lists: RwLock::new(Arc::new(Lists::default())),
+            list_observer: RwLock::new(None),
+        }
+    }
+
+    /// Every XSOAR list, as commands and `${lists.<name>}` see them now.
+    pub fn lists(&self) -> Arc<Lists> {
+        self.lists
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Create or replace a list (`POST /lists/save`, a pack's list file, `--list`). The
+    /// observer is not told: the caller is the one that stores it.
+    pub fn set_list(&self, name: &str, data: &str) {
+        let mut guard = self.lists.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(guard.with(name, data));
+    }
+
+    /// Replace every list at once (start-up, content reload).
+    pub fn replace_lists(&self, lists: Lists) {
+        let mut guard = self.lists.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(lists);
+    }
+
+    /// Install (or remove) the observer told about every list change a command makes.
+    pub fn set_list_observer(&self, observer: Option<ListObserver>) {
+        if let Ok(mut o) = self.list_observer.write() {
+            *o = observer;
+        }
+    }
+
+    /// The roots DT reads from the engine rather than the investigation: `modules`, `lists`.
+    pub(crate) fn dt_roots(&self) -> DtRoots {
+        DtRoots {
+            modules: self.modules(),
+            lists: self.lists(),
         }
     }
 
@@ -646,7 +689,11 @@ impl Engine {
         let mut named = Vec::with_capacity(inputs.len());
         let mut positional = Vec::with_capacity(positional_inputs.len());
         {
-            let read = read_scope(inv, scope, &registry.modules);
+            let engine_roots = DtRoots {
+                modules: registry.modules.clone(),
+                lists: self.lists(),
+            };
+            let read = read_scope(inv, scope, &engine_roots);
             for (name, input) in inputs {
                 match evaluate(input, &read) {
                     Ok(v) => named.push((name, v)),
@@ -816,12 +863,14 @@ impl Engine {
         let started = self.clock.now();
         let (results, debug_log) = loop {
             let registry_modules = self.modules();
+            let lists = self.lists();
             let private = !scope.private.is_empty();
             let view = View {
                 context: scope.private.last().unwrap_or(&inv.context),
                 incident: &inv.incident,
                 investigation: inv,
                 modules: &registry_modules,
+                lists: &lists,
                 private,
             };
             let call = CommandCall {
@@ -1114,15 +1163,32 @@ impl Engine {
         };
         match effect {
             Effect::SetContext { path, value } => xsoar_context::set_path(ctx, path, value.clone()),
-            Effect::DeleteContext { path } => {
+            Effect::DeleteContext { path, global } => {
+                let ctx = if *global { &mut inv.context } else { ctx };
                 xsoar_context::delete_path(ctx, path);
             }
-            Effect::DeleteContextIndex { path, index } => {
+            Effect::DeleteContextIndex {
+                path,
+                index,
+                global,
+            } => {
+                let ctx = if *global { &mut inv.context } else { ctx };
                 xsoar_context::delete_index(ctx, path, *index);
             }
-            Effect::ClearContext { keep } => {
+            Effect::ClearContext { keep, global } => {
+                let ctx = if *global { &mut inv.context } else { ctx };
                 let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
                 xsoar_context::clear_except(ctx, &keep);
+            }
+            Effect::SetList { name, data } => {
+                self.set_list(name, data);
+                let observer = self.list_observer.read().ok().and_then(|o| o.clone());
+                if let Some(observer) = observer {
+                    observer(&ListChange {
+                        name: name.clone(),
+                        data: data.clone(),
+                    });
+                }
             }
             Effect::UpdateIncident { fields } => update_incident(&mut inv.incident, fields),
             Effect::CloseInvestigation { reason, notes } => {
@@ -1580,20 +1646,28 @@ fn invocation_from_line(cl: CommandLine, shown: String, echo: CompactString) -> 
 pub(crate) fn read_scope<'a>(
     inv: &'a Investigation,
     scope: &'a ExecScope,
-    modules: &'a Value,
+    engine_roots: &'a DtRoots,
 ) -> ReadScope<'a> {
     ReadScope {
         inv,
         scope,
-        modules,
+        engine_roots,
         roots: std::cell::OnceCell::new(),
     }
+}
+
+/// The DT roots the engine holds rather than the investigation, taken once per evaluation.
+pub(crate) struct DtRoots {
+    /// `modules`: the instances.
+    pub(crate) modules: Arc<Value>,
+    /// `lists`: XSOAR lists (JSON lists parsed).
+    pub(crate) lists: Arc<Lists>,
 }
 
 pub(crate) struct ReadScope<'a> {
     inv: &'a Investigation,
     scope: &'a ExecScope,
-    modules: &'a Value,
+    engine_roots: &'a DtRoots,
     /// `lastCompletedTaskEntries` and `currentPlaybookID`.
     roots: std::cell::OnceCell<(Value, Value)>,
 }
@@ -1629,7 +1703,8 @@ impl ReadScope<'_> {
         }
         s = s
             .with_root("incident", &self.inv.incident)
-            .with_root("modules", self.modules)
+            .with_root("modules", &self.engine_roots.modules)
+            .with_root("lists", self.engine_roots.lists.root())
             .with_root("lastCompletedTaskEntries", entries_value)
             .with_root("currentPlaybookID", playbook_id);
         if let Some(inputs) = &self.scope.inputs {
@@ -1771,6 +1846,7 @@ struct View<'a> {
     incident: &'a Value,
     investigation: &'a Investigation,
     modules: &'a Value,
+    lists: &'a Lists,
     private: bool,
 }
 
@@ -1802,5 +1878,14 @@ impl InvestigationView for View<'_> {
     }
     fn in_private_subplaybook(&self) -> bool {
         self.private
+    }
+    fn investigation_context(&self) -> &Value {
+        &self.investigation.context
+    }
+    fn list(&self, name: &str) -> Option<&str> {
+        self.lists.get(name)
+    }
+    fn lists_root(&self) -> Option<&Value> {
+        Some(self.lists.root())
     }
 }

@@ -15,6 +15,7 @@ pub mod entry;
 pub mod eval;
 pub mod fields;
 pub mod investigation;
+pub mod lists;
 pub mod playbook;
 mod registry;
 pub mod timer;
@@ -26,6 +27,7 @@ pub use engine::{
 };
 pub use entry::{CompactString, Entry, EntryTask};
 pub use investigation::Investigation;
+pub use lists::{ListChange, ListObserver, Lists};
 pub use playbook::{
     PlaybookRun, ProgressFn, RunError, RunOptions, RunState, TaskCompletion, TaskProgress,
     TaskState,

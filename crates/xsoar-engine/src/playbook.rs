@@ -713,7 +713,7 @@ impl Engine {
         // Builtin conditions.
         if task.task_type == TaskType::Condition && !task.conditions.is_empty() {
             let result = {
-                let modules = self.modules();
+                let modules = self.dt_roots();
                 let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
                 let dt = read.dt();
                 eval::choose_branch(&task.conditions, &dt)
@@ -761,7 +761,7 @@ impl Engine {
         let mut named = Vec::new();
         let mut shown = Map::new();
         {
-            let modules = self.modules();
+            let modules = self.dt_roots();
             let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
             let dt = read.dt();
             for (name, arg) in &task.script_arguments {
@@ -918,7 +918,7 @@ impl Engine {
         }
         let mut fields = Map::new();
         {
-            let modules = self.modules();
+            let modules = self.dt_roots();
             let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
             let dt = read.dt();
             for m in &task.field_mapping {
@@ -1114,7 +1114,7 @@ impl Engine {
         let saved = exec.inputs.take();
         exec.inputs = Some(Value::Object(Map::new()));
         {
-            let modules = self.modules();
+            let modules = self.dt_roots();
             let read = crate::engine::read_scope(inv, exec, &modules);
             let dt = read.dt();
             for input in &child.inputs {
@@ -1216,7 +1216,7 @@ impl Engine {
         if !resuming {
             let mut given = Map::new();
             {
-                let modules = self.modules();
+                let modules = self.dt_roots();
                 let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
                 let dt = read.dt();
                 for (k, arg) in &task.script_arguments {
@@ -1441,7 +1441,7 @@ impl Engine {
                     exec.private.push(c);
                 }
                 let result = {
-                    let modules = self.modules();
+                    let modules = self.dt_roots();
                     let read = crate::engine::read_scope(inv, exec, &modules);
                     let dt = read.dt();
                     eval::eval_condition(&l.builtin_condition, &dt)
@@ -1543,7 +1543,7 @@ impl Engine {
         let mut shown = Map::new();
         let mut failure = None;
         {
-            let modules = self.modules();
+            let modules = self.dt_roots();
             let read = crate::engine::read_scope(inv, exec, &modules);
             let dt = read.dt();
             for (name, arg) in arguments.into_iter().flatten() {

@@ -120,6 +120,7 @@ fn api_routes() -> Router<AppState> {
         )
         .route("/content/bundle", get(api::content::bundle))
         .route("/lists/save", post(api::content::save_list))
+        .route("/lists", get(api::content::all_lists))
         .route(
             "/settings/integration/search",
             post(api::integrations::search),

@@ -28,10 +28,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use xsoar_content::{parse_any, ContentItem, Diagnostic, Library};
-use xsoar_engine::{Engine, InstanceSpec, Investigation, RunOptions, TaskCompletion, TaskState};
+use xsoar_engine::{
+    Engine, InstanceSpec, Investigation, ListChange, RunOptions, TaskCompletion, TaskState,
+};
 use xsoar_store::{
-    Commit, IncidentRecord, InvestigationRecord, JsonText, RunRecord, RunStatus, Store, StoreError,
-    StoredInstance,
+    Commit, ContentRecord, IncidentRecord, InvestigationRecord, JsonText, RunRecord, RunStatus,
+    Store, StoreError, StoredInstance,
 };
 
 /// What a content reload produced: the items read from disk and the files it skipped.
@@ -41,6 +43,9 @@ pub struct ReloadOutcome {
     pub items: Vec<ContentItem>,
     /// One line per skipped file (`file:line:col: error: ...`).
     pub problems: Vec<String>,
+    /// XSOAR lists read from disk: (name, text). Lists saved through the API or changed by
+    /// commands are stored and win over these.
+    pub lists: Vec<(String, String)>,
 }
 
 /// Re-reads content from disk (given by the binary: the server does no filesystem reads).
@@ -279,6 +284,9 @@ pub(crate) struct Shared {
     nonces: Mutex<HashMap<Vec<u8>, u64>>,
     /// Username/password sessions (`api::login`).
     sessions: Mutex<crate::api::login::Sessions>,
+    /// List changes made by commands, not stored yet (the engine's list observer fills it;
+    /// every commit of a command's results stores them).
+    pending_lists: Arc<Mutex<Vec<ListChange>>>,
 }
 
 /// How far an advanced key's `x-xdr-timestamp` may be from the server's clock, in seconds.
@@ -319,6 +327,29 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// API only).
 pub(crate) fn is_item_kind(kind: &str) -> bool {
     matches!(kind, "integration" | "script" | "playbook")
+}
+
+/// The stored lists as (name, text); a stored list that does not read is logged and skipped.
+pub(crate) fn stored_lists(content: &[ContentRecord]) -> Vec<(String, String)> {
+    content
+        .iter()
+        .filter(|c| c.kind == "list")
+        .filter_map(|c| {
+            let v: Value = match serde_json::from_str(&c.text) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(list = %c.id, problem = %e, "stored list skipped");
+                    return None;
+                }
+            };
+            let data = match v.get("data") {
+                Some(Value::String(d)) => d.clone(),
+                None | Some(Value::Null) => String::new(),
+                Some(other) => other.to_string(),
+            };
+            Some((c.id.clone(), data))
+        })
+        .collect()
 }
 
 /// Parse stored or uploaded YAML into an item, refusing files with errors.
@@ -373,6 +404,16 @@ impl AppState {
         if !items.is_empty() {
             engine.add_content(items);
         }
+        // Stored lists (saved through the API or changed by commands) go over the lists the
+        // binary read from disk; from now on every change a command makes is stored.
+        for (name, data) in stored_lists(&snap.content) {
+            engine.set_list(&name, &data);
+        }
+        let pending_lists: Arc<Mutex<Vec<ListChange>>> = Arc::default();
+        let sink = pending_lists.clone();
+        engine.set_list_observer(Some(Arc::new(move |change: &ListChange| {
+            lock(&sink).push(change.clone());
+        })));
         let book = InstanceBook {
             base: config.base_instances.clone(),
             stored: snap.instances.clone(),
@@ -457,6 +498,7 @@ impl AppState {
             events: Mutex::new(HashMap::new()),
             nonces: Mutex::new(HashMap::new()),
             sessions: Mutex::new(crate::api::login::Sessions::default()),
+            pending_lists,
         };
         Ok(AppState {
             shared: Arc::new(shared),
@@ -640,6 +682,27 @@ impl AppState {
             st.persisted_incident = i.clone();
             if let Ok(mut cache) = slot.incident.write() {
                 *cache = i;
+            }
+        }
+        // The lists commands changed (shared by every investigation, so not part of the
+        // investigation's commit); what cannot be stored now is kept for the next commit.
+        self.store_list_changes().await
+    }
+
+    /// Store the list changes commands made (the engine already holds them), oldest first. A
+    /// change that cannot be stored is put back and the error returned.
+    pub(crate) async fn store_list_changes(&self) -> Result<(), ApiError> {
+        let changes = std::mem::take(&mut *lock(&self.shared.pending_lists));
+        let mut left = changes.into_iter();
+        while let Some(change) = left.next() {
+            if let Err(e) = crate::api::content::store_list(self, &change.name, &change.data).await
+            {
+                let mut pending = lock(&self.shared.pending_lists);
+                let newer = std::mem::take(&mut *pending);
+                pending.push(change);
+                pending.extend(left);
+                pending.extend(newer);
+                return Err(e);
             }
         }
         Ok(())
@@ -1083,11 +1146,18 @@ impl AppState {
             }
         }
         self.shared.engine.replace_library(lib);
+        let mut lists: BTreeMap<String, String> = outcome.lists.into_iter().collect();
+        lists.extend(stored_lists(&stored));
+        let list_count = lists.len();
+        self.shared
+            .engine
+            .replace_lists(xsoar_engine::Lists::from_texts(lists));
         Ok(json!({
             "integrations": counts[0],
             "scripts": counts[1],
             "playbooks": counts[2],
             "uploaded": uploaded,
+            "lists": list_count,
             "problems": problems,
         }))
     }

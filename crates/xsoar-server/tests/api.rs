@@ -968,6 +968,7 @@ async fn content_reload_uses_the_callback_and_keeps_uploads() {
             Ok(ReloadOutcome {
                 items: item.into_iter().chain(integration).collect(),
                 problems: vec!["playbooks/bad.yml:1:1: error: invalid yaml".into()],
+                lists: Vec::new(),
             })
         })
     });

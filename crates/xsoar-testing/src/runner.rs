@@ -34,6 +34,8 @@ use xsoar_engine::{
 pub struct EngineTemplate {
     /// Content: integrations, scripts, playbooks (builtins are added by the engine).
     pub library: Arc<Library>,
+    /// XSOAR lists every test starts with (a test's list commands change its own copy).
+    pub lists: xsoar_engine::Lists,
     /// Configured instances.
     pub instances: Vec<InstanceSpec>,
     /// Connector factories by brand.
@@ -60,6 +62,7 @@ impl EngineTemplate {
     pub fn new(library: Library) -> Self {
         Self {
             library: Arc::new(library),
+            lists: Default::default(),
             instances: Vec::new(),
             factories: Vec::new(),
             options: EngineOptions::default(),
@@ -229,6 +232,7 @@ fn build_engine(
     clock: Arc<VirtualClock>,
 ) -> Arc<Engine> {
     let engine = Arc::new(Engine::new(clock, template.options.clone()));
+    engine.replace_lists(template.lists.clone());
     let mut factories: BTreeMap<String, Arc<dyn ConnectorFactory>> = template
         .factories
         .iter()

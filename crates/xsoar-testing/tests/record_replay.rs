@@ -47,6 +47,7 @@ async fn a_replayed_run_writes_the_context_of_the_recorded_one() {
         json!({"identifier": "", "password": DEFAULT_SIM_SECRET}),
     );
     let template = EngineTemplate {
+        lists: Default::default(),
         library: Arc::new(lib.clone()),
         instances: vec![InstanceSpec {
             name: "signl4-simulator".into(),
@@ -141,6 +142,7 @@ async fn a_mocked_run_never_reaches_a_configured_instance_unless_allowed() {
         json!({"identifier": "", "password": DEFAULT_SIM_SECRET}),
     );
     let template = EngineTemplate {
+        lists: Default::default(),
         library: Arc::new(library(
             pbs.into_iter()
                 .map(xsoar_content::ContentItem::Playbook)

@@ -497,7 +497,65 @@ pub async fn save_list(
         }
     }
     obj.entry("type").or_insert_with(|| json!("plain_text"));
-    Ok(Json(save_json(&app, "list", &name, obj).await?))
+    let data = obj
+        .get("data")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let saved = save_json(&app, "list", &name, obj).await?;
+    // Stored first, then visible: `${lists.<name>}` never reads a list a restart would lose.
+    app.engine().set_list(&name, &data);
+    Ok(Json(saved))
+}
+
+/// `GET /lists`: every list as XSOAR answers it (`id`, `name`, `type`, `data`, `version`, ...),
+/// by name: the stored ones with their fields, lists read from disk as `plain_text` lists
+/// (`version` -1: never saved). `data` is the text commands and `${lists.<name>}` see now.
+pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let stored: std::collections::HashMap<String, Value> = app
+        .store()
+        .content(Some("list"))
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.id, serde_json::from_str(&r.text).ok()?)))
+        .collect();
+    let lists = app.engine().lists();
+    let out = lists
+        .iter()
+        .map(|(name, data)| {
+            let mut obj = match stored.get(name) {
+                Some(Value::Object(o)) => o.clone(),
+                _ => {
+                    let mut o = Map::new();
+                    o.insert("id".into(), json!(name));
+                    o.insert("name".into(), json!(name));
+                    o.insert("type".into(), json!("plain_text"));
+                    o.insert("version".into(), json!(-1));
+                    o
+                }
+            };
+            obj.insert("data".into(), json!(data));
+            Value::Object(obj)
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+/// Store a list's new text as a command left it (`setList`, `addToList`, ...), keeping the
+/// stored list's other fields (`type`, `description`, ...); a list a command created is
+/// `plain_text`, as XSOAR creates it.
+pub(crate) async fn store_list(app: &AppState, name: &str, data: &str) -> Result<(), ApiError> {
+    let mut obj = match stored_json(app, "list", name).await? {
+        Some(Value::Object(o)) => o,
+        _ => {
+            let mut o = Map::new();
+            o.insert("type".into(), json!("plain_text"));
+            o
+        }
+    };
+    obj.insert("data".into(), json!(data));
+    save_json(app, "list", name, obj).await?;
+    Ok(())
 }
 
 /// `POST /jobs/import`: a job definition (JSON, multipart field `file`), stored by name.

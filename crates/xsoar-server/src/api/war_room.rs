@@ -356,7 +356,10 @@ pub async fn context(
         return Ok(Json(ctx));
     }
     let incident = slot.incident_snapshot();
-    let scope = Scope::new(&ctx).with_root("incident", &incident);
+    let lists = app.engine().lists();
+    let scope = Scope::new(&ctx)
+        .with_root("incident", &incident)
+        .with_root("lists", lists.root());
     let bad = |e: xsoar_context::DtError| {
         ApiError::bad_request("Invalid DT expression", format!("{q}: {e}"))
     };
