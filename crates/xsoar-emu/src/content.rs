@@ -87,22 +87,23 @@ pub fn load_all(extra: &[PathBuf]) -> Result<(Vec<ContentItem>, Vec<String>)> {
     Ok((items, problems))
 }
 
-/// Every YAML file under the given paths, sorted for stable output.
+/// Every YAML file under the given paths (a file named directly whatever its extension),
+/// sorted for stable output.
 pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        collect(p, &mut out)?;
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
+    files_under(paths, is_yaml, true)
 }
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+/// Files under `paths` that `wanted` accepts, sorted and without repeats. Hidden entries,
+/// `target` and `node_modules` are not entered; a file named directly in `paths` is kept when
+/// `named_always`, else only when `wanted` accepts it.
+fn files_under(
+    paths: &[PathBuf],
+    wanted: fn(&Path) -> bool,
+    named_always: bool,
+) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, wanted: fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
@@ -112,15 +113,25 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
                 continue;
             }
             if e.is_dir() {
-                collect(&e, out)?;
-            } else if is_yaml(&e) {
+                walk(&e, wanted, out)?;
+            } else if wanted(&e) {
                 out.push(e);
             }
         }
-    } else {
-        out.push(p.to_path_buf());
+        Ok(())
     }
-    Ok(())
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, wanted, &mut out)?;
+        } else if named_always || wanted(p) {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn is_yaml(p: &Path) -> bool {
@@ -232,35 +243,11 @@ fn must_be_list(p: &Path) -> bool {
 
 /// Every `.json` file under the given paths, sorted.
 fn json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        if !meta.is_dir() {
-            if p.extension().and_then(|e| e.to_str()) == Some("json") {
-                out.push(p.to_path_buf());
-            }
-            return Ok(());
-        }
-        let mut entries: Vec<_> = std::fs::read_dir(p)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for e in entries {
-            let name = e.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if name.starts_with('.') || name == "target" || name == "node_modules" {
-                continue;
-            }
-            walk(&e, out)?;
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out)?;
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
+    files_under(
+        paths,
+        |p| p.extension().and_then(|e| e.to_str()) == Some("json"),
+        false,
+    )
 }
 
 /// Read one list file. `Ok(None)`: a JSON file that is not a list (only where lists are not

@@ -768,13 +768,9 @@ async fn error_bodies_carry_xsoars_error_key() {
     assert_eq!(body["error"], body["detail"], "{body}");
 }
 
-#[tokio::test]
-async fn a_username_and_password_open_a_session_as_demisto_py_logs_in() {
-    use axum::http::Method;
-    let h = harness().await;
-    let creds = json!({"user": "admin", "password": KEY});
-    // Step 1: a JSON GET / (demisto-py's carries no body) → XSRF-TOKEN cookie.
-    let first = h.raw(Method::GET, "/", None, &[]).await;
+/// Login step 1, a JSON `GET /`: the `Set-Cookie` value and the XSRF token in it.
+async fn xsrf_token(h: &Harness) -> (String, String) {
+    let first = h.raw(axum::http::Method::GET, "/", None, &[]).await;
     assert_status(&first, StatusCode::OK);
     let set = first.headers[header::SET_COOKIE]
         .to_str()
@@ -786,6 +782,16 @@ async fn a_username_and_password_open_a_session_as_demisto_py_logs_in() {
         .and_then(|c| c.strip_prefix("XSRF-TOKEN="))
         .expect("XSRF-TOKEN")
         .to_owned();
+    (set, token)
+}
+
+#[tokio::test]
+async fn a_username_and_password_open_a_session_as_demisto_py_logs_in() {
+    use axum::http::Method;
+    let h = harness().await;
+    let creds = json!({"user": "admin", "password": KEY});
+    // Step 1: a JSON GET / (demisto-py's carries no body) → XSRF-TOKEN cookie.
+    let (set, token) = xsrf_token(&h).await;
     assert_eq!(token.len(), 64);
     // Step 2: POST /login with the token → session cookie.
     let second = h
@@ -855,17 +861,7 @@ async fn a_username_and_password_open_a_session_as_demisto_py_logs_in() {
         let r = h.raw(Method::GET, "/", Some(bad.clone()), &[]).await;
         assert_status(&r, StatusCode::UNAUTHORIZED);
         assert!(!r.text().contains(KEY), "the key must not be echoed");
-        let fresh = h.raw(Method::GET, "/", None, &[]).await;
-        let set = fresh.headers[header::SET_COOKIE]
-            .to_str()
-            .expect("cookie")
-            .to_owned();
-        let token = set
-            .split(';')
-            .next()
-            .and_then(|c| c.strip_prefix("XSRF-TOKEN="))
-            .expect("token")
-            .to_owned();
+        let (set, token) = xsrf_token(&h).await;
         let r = h
             .raw(
                 Method::POST,
