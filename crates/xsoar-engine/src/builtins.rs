@@ -210,7 +210,14 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
     }
     check_set_key(&key, arg_bool(args, "append"))?;
     let value = args.get("value");
-    if is_empty_value(value) {
+    // SetAndHandleEmpty skips what Python reads as false (`""`, `[]`, `{}`); `Set` stores an
+    // empty list or object it is given (an empty text never reaches it: `value` is required).
+    let empty = if handle_empty {
+        is_empty_value(value)
+    } else {
+        matches!(value, None | Some(Value::Null)) || value.and_then(Value::as_str) == Some("")
+    };
+    if empty {
         if handle_empty && arg_bool(args, "force") {
             return Ok(
                 CommandResult::markdown(format!("Key {key} set")).with_effect(Effect::SetContext {
@@ -219,9 +226,8 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
                 }),
             );
         }
-        return Ok(CommandResult::markdown(format!(
-            "Key {key} not set: the value is empty"
-        )));
+        // SetAndHandleEmpty's own words for an empty value.
+        return Ok(CommandResult::markdown("value is None".to_owned()));
     }
     let value = set_value(value.unwrap_or(&Value::Null), arg_bool(args, "stringify"));
     let result = CommandResult::markdown(format!("Key {key} set"));

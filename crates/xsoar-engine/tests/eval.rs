@@ -50,6 +50,9 @@ fn context() -> Value {
         "IP6": "2001:db8::1",
         "Json": "{\"x\": [1, 2]}",
         "Csv": "a, b ,c",
+        "Holes": "a, ,b, ",
+        "Pairs": ["a,b", " c "],
+        "Pair": "a,b",
         "Encoded": "a%20b%2Fc",
         "B64": "aGVsbG8gd29ybGQ="
     })
@@ -448,6 +451,10 @@ fn list_membership() {
             true,
         ),
         ("inList", "l:Beta", "c:Names", false, true),
+        // A list's elements are items as they are: "a,b" is one item, not two.
+        ("inList", "c:Pair", "c:Pairs", false, true),
+        ("inList", "l:a", "c:Pairs", false, false),
+        ("inList", "l:c", "c:Pairs", false, true),
         ("inList", "c:Names", "l:x,gamma", false, true),
         ("inList", "l:google", "c:inputs.Trusted", true, true),
         (
@@ -1023,6 +1030,9 @@ fn list_transformers() {
     check_transformers(&[
         ("Csv", "[{operator: split, args: {delimiter: {value: {simple: ','}}}}]", json!(["a", " b ", "c"])),
         ("Csv", "[{operator: splitAndTrim, args: {delimiter: {value: {simple: ','}}}}]", json!(["a", "b", "c"])),
+        // Empty pieces stay, so the pieces after them keep their index.
+        ("Holes", "[{operator: splitAndTrim, args: {delimiter: {value: {simple: ','}}}}]", json!(["a", "", "b", ""])),
+        ("Holes", "[{operator: splitAndTrim, args: {delimiter: {value: {simple: ','}}}}, {operator: atIndex, args: {index: {value: {simple: '2'}}}}]", json!("b")),
         ("Names", "[{operator: join, args: {separator: {value: {simple: ', '}}}}]", json!("alpha, Beta, gamma")),
         ("Names", "[{operator: join, args: {separator: {value: {simple: inputs.Sep}, iscontext: true}}}]", json!("alpha-Beta-gamma")),
         ("Names", "[{operator: indexOf, args: {item: {value: {simple: gamma}}}}]", json!(2)),

@@ -252,6 +252,27 @@ fn list_values_reach_set_and_exists_whole() {
     assert!(inv.context.get("Empty").is_none());
 }
 
+/// An empty object is a value for `Set` (stored as it is), but nothing for
+/// `SetAndHandleEmpty`, which skips what Python reads as false and says `value is None`.
+#[test]
+fn set_stores_empty_objects_and_set_and_handle_empty_skips_them() {
+    let engine = engine(vec![]);
+    let mut inv = Investigation::new("7", json!({}));
+    inv.context = json!({"EO": {}});
+    futures::executor::block_on(async {
+        for l in [
+            "!Set key=Obj value=${EO}",
+            "!SetAndHandleEmpty key=Skipped value=${EO}",
+        ] {
+            engine.execute_line(&mut inv, l).await;
+        }
+    });
+    assert_eq!(inv.context["Obj"], json!({}));
+    assert!(inv.context.get("Skipped").is_none());
+    assert_eq!(inv.entries[1].display_text(), "Key Obj set");
+    assert_eq!(inv.entries[3].display_text(), "value is None");
+}
+
 #[test]
 fn errors_are_entries_with_clear_messages() {
     let inv = check(

@@ -259,14 +259,18 @@ impl Cx {
     }
 
     /// A list side: an array's elements, or a comma-separated string, each trimmed.
+    /// `inList`'s right side: a list's elements as they are (trimmed), or a CSV string's items.
     fn csv_list(&self, side: Option<&Value>) -> Result<Vec<String>, EvalError> {
-        Ok(self
-            .texts(side)?
-            .iter()
-            .flat_map(|s| s.split(','))
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect())
+        let texts = self.texts(side)?;
+        let items: Vec<String> = match side {
+            Some(Value::Array(_)) => texts.iter().map(|s| s.trim().to_owned()).collect(),
+            _ => texts
+                .iter()
+                .flat_map(|s| s.split(','))
+                .map(|s| s.trim().to_owned())
+                .collect(),
+        };
+        Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
     }
 
     fn number(&self, v: &Value) -> Result<Option<f64>, EvalError> {

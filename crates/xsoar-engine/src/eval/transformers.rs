@@ -294,12 +294,10 @@ impl Tx<'_, '_, '_> {
                     } else {
                         s.split(delimiter.as_str()).map(str::to_owned).collect()
                     };
+                    // Empty pieces stay, so later pieces keep their index (`a, ,b` → a, "", b).
                     for piece in pieces {
-                        if !trim {
-                            out.push(Value::String(piece));
-                        } else if !piece.trim().is_empty() {
-                            out.push(Value::String(piece.trim().to_owned()));
-                        }
+                        let piece = if trim { piece.trim().to_owned() } else { piece };
+                        out.push(Value::String(piece));
                     }
                 }
                 Ok(Some(Value::Array(out)))
