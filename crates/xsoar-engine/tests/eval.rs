@@ -606,6 +606,35 @@ fn dates() {
             true,
         ),
         ("isSameAs", "c:When", "l:2024-01-02 03:04:05", false, true),
+        // RFC 850 and RFC 822 (two-digit years as Go reads them).
+        (
+            "isSameAs",
+            "c:When",
+            "l:Tuesday, 02-Jan-24 03:04:05 UTC",
+            false,
+            true,
+        ),
+        (
+            "isSameAs",
+            "c:When",
+            "l:02 Jan 24 03:04:05 GMT",
+            false,
+            true,
+        ),
+        (
+            "isSameAs",
+            "c:When",
+            "l:02 Jan 24 04:04:05 +0100",
+            false,
+            true,
+        ),
+        (
+            "isBefore",
+            "l:02-Jan-99 00:00:00 UTC",
+            "c:When",
+            false,
+            true,
+        ),
         (
             "isSameAs",
             "c:When",

@@ -10,7 +10,8 @@
 //!   date separator;
 //! * textual dates in any token order: RFC 1123 (`Mon, 02 Jan 2006 15:04:05 MST`), RFC 1123Z,
 //!   ANSIC (`Mon Jan  2 15:04:05 2006`), Unix date (`Mon Jan  2 15:04:05 MST 2006`), Ruby date,
-//!   `Jan 2, 2006 3:04 PM`; zone names UTC/GMT/UT/Z and the US zones, or numeric offsets;
+//!   RFC 822 (`02 Jan 06 15:04 MST`, two-digit years read as Go does), RFC 850
+//!   (`Monday, 02-Jan-06 15:04:05 MST`), `Jan 2, 2006 3:04 PM`; zone names UTC/GMT/UT/Z and the US zones, or numeric offsets;
 //! * Unix epochs as numbers or digit strings: seconds, or milliseconds when the magnitude is
 //!   at least 10^11 (year 5138 in seconds, 1973 in milliseconds).
 //!
@@ -161,12 +162,18 @@ fn parse_textual(t: &str) -> Option<OffsetDateTime> {
             month = Some(m);
         } else if is_weekday(&tok) {
             continue;
+        } else if let Some((d, m, y)) = dashed_date(&tok) {
+            // RFC 850: `02-Jan-06`.
+            (day, month, year) = (Some(d), Some(m), Some(y));
         } else if tok.chars().all(|c| c.is_ascii_digit()) {
             let n: u32 = tok.parse().ok()?;
             if tok.len() == 4 {
                 year = Some(i32::try_from(n).ok()?);
             } else if tok.len() <= 2 && day.is_none() {
                 day = Some(n);
+            } else if tok.len() == 2 && year.is_none() {
+                // RFC 822's two-digit year, after the day: `02 Jan 06`.
+                year = Some(two_digit_year(n));
             } else {
                 return None;
             }
@@ -181,6 +188,33 @@ fn parse_textual(t: &str) -> Option<OffsetDateTime> {
         clock.0 = (clock.0 % 12) + if pm { 12 } else { 0 };
     }
     build(year?, month?, day?, clock, offset)
+}
+
+/// Go's reading of a two-digit year: 69–99 are 1969–1999, 00–68 are 2000–2068.
+fn two_digit_year(n: u32) -> i32 {
+    let n = i32::try_from(n).unwrap_or(0);
+    if n >= 69 {
+        1900 + n
+    } else {
+        2000 + n
+    }
+}
+
+/// `02-jan-06` or `02-jan-2006` (lower-cased): day, month, year.
+fn dashed_date(tok: &str) -> Option<(u32, u32, i32)> {
+    let mut parts = tok.split('-');
+    let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || !(1..=2).contains(&d.len()) {
+        return None;
+    }
+    let day = d.parse().ok()?;
+    let month = month_of(m)?;
+    let year = match y.len() {
+        2 => two_digit_year(y.parse().ok()?),
+        4 => y.parse().ok()?,
+        _ => return None,
+    };
+    Some((day, month, year))
 }
 
 fn parse_clock(tok: &str) -> Option<(u32, u32, u32, u32)> {
