@@ -332,7 +332,8 @@ pub fn load_lists(paths: &[PathBuf]) -> Result<(Vec<ListFile>, Vec<String>)> {
     Ok((lists, problems))
 }
 
-/// `--list NAME=FILE`: the file's text is the list (a `.json` file must hold valid JSON).
+/// `--list NAME=FILE`: the file's text is the list, without the file's final newline (a
+/// `.json` file must hold valid JSON).
 pub fn read_list_arg(arg: &str) -> Result<ListFile> {
     let Some((name, file)) = arg.split_once('=') else {
         anyhow::bail!(
@@ -344,8 +345,16 @@ pub fn read_list_arg(arg: &str) -> Result<ListFile> {
         anyhow::bail!("--list {arg:?}: the list needs a name before '='");
     }
     let path = Path::new(file);
-    let data = std::fs::read_to_string(path)
+    let mut data = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("--list {name}: cannot read {file}: {e}"))?;
+    // The newline editors end a file with is not part of the list (`addToList` would append
+    // after it, and a mock comparing the list's text would not match).
+    if data.ends_with('\n') {
+        data.pop();
+        if data.ends_with('\r') {
+            data.pop();
+        }
+    }
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&data) {
             anyhow::bail!(

@@ -54,7 +54,8 @@ fn results(out: &str) -> Vec<(i64, String)> {
 #[test]
 fn list_flags_give_text_and_json_lists() {
     let dir = tempfile::tempdir().expect("dir");
-    let hosts = write(&dir.path().join("hosts.txt"), "ws-01,ws-02");
+    // Saved by an editor: the final newline is not part of the list.
+    let hosts = write(&dir.path().join("hosts.txt"), "ws-01,ws-02\n");
     let cfg = write(
         &dir.path().join("cfg.json"),
         r#"{"team": "ops", "levels": [1, 2]}"#,

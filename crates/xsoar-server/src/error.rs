@@ -76,6 +76,16 @@ impl ApiError {
         }
     }
 
+    /// A 401 naming the check a signed (advanced-key) request failed.
+    pub fn unauthorized_because(why: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            id: "unauthorized",
+            title: "Unauthorized".into(),
+            detail: why.to_owned(),
+        }
+    }
+
     /// A 401 for a refused login or login step.
     pub fn unauthorized_login() -> Self {
         Self {

@@ -544,6 +544,19 @@ impl AppState {
         timestamp: &[u8],
         now_ms: u64,
     ) -> bool {
+        self.advanced_key_check(presented, nonce, timestamp, now_ms)
+            .is_ok()
+    }
+
+    /// [`Self::advanced_key_matches`], saying which check failed. Only a request signed with
+    /// a known key learns that its nonce was used before.
+    pub fn advanced_key_check(
+        &self,
+        presented: &[u8],
+        nonce: &[u8],
+        timestamp: &[u8],
+        now_ms: u64,
+    ) -> Result<(), &'static str> {
         let well_formed = (16..=256).contains(&nonce.len())
             && nonce.iter().all(u8::is_ascii_alphanumeric)
             && (1..=19).contains(&timestamp.len())
@@ -553,10 +566,12 @@ impl AppState {
             .and_then(|t| t.parse::<u64>().ok())
             .filter(|_| well_formed)
         else {
-            return false;
+            return Err("advanced API key: x-xdr-nonce must be 16 to 256 letters and digits and x-xdr-timestamp the time in milliseconds");
         };
         if ts.abs_diff(now_ms) > ADVANCED_KEY_WINDOW_SECS * 1000 {
-            return false;
+            return Err(
+                "advanced API key: x-xdr-timestamp is more than 5 minutes from the server's clock",
+            );
         }
         let signed = self.shared.keys.iter().fold(false, |acc, k| {
             let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -568,14 +583,17 @@ impl AppState {
             acc | ct_eq(hex.as_bytes(), presented)
         });
         if !signed {
-            return false;
+            return Err("advanced API key: Authorization is not sha256(key + x-xdr-nonce + x-xdr-timestamp) for any of the server's keys");
         }
         let Ok(mut seen) = self.shared.nonces.lock() else {
-            return false;
+            return Err("advanced API key: the nonce register is unavailable");
         };
         let horizon = now_ms.saturating_sub(2 * ADVANCED_KEY_WINDOW_SECS * 1000);
         seen.retain(|_, at| *at >= horizon);
-        seen.insert(nonce.to_vec(), now_ms).is_none()
+        if seen.insert(nonce.to_vec(), now_ms).is_some() {
+            return Err("advanced API key: this x-xdr-nonce was already used (make a fresh nonce for every request)");
+        }
+        Ok(())
     }
 
     /// Wait (up to `grace`) for running playbooks to stop; returns how many still run.

@@ -234,18 +234,24 @@ async fn keys_are_checked_and_the_index_is_public() {
         .header("x-xdr-timestamp", old_ts)
         .body(Body::empty())
         .expect("req");
-    assert_eq!(h.send(stale_req).await.status, StatusCode::UNAUTHORIZED);
-    // The same nonce again is a replay.
-    for (auth, nonce) in [
-        (digest(KEY), nonce),
-        (digest("wrong-key"), nonce),
-        (digest(KEY), "shortnonce"),
-        (KEY.to_owned(), nonce),
+    let r = h.send(stale_req).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text().contains("5 minutes"), "{}", r.text());
+    // The same nonce again is a replay; each refusal says which check failed.
+    for (auth, nonce, says) in [
+        (digest(KEY), nonce, "already used"),
+        (
+            digest("wrong-key"),
+            nonce,
+            "sha256(key + x-xdr-nonce + x-xdr-timestamp)",
+        ),
+        (digest(KEY), "shortnonce", "16 to 256 letters and digits"),
+        (KEY.to_owned(), nonce, "sha256"),
     ] {
-        assert_eq!(
-            h.send(advanced(auth, nonce)).await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        let r = h.send(advanced(auth, nonce)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.text().contains(says), "{says}: {}", r.text());
+        assert!(!r.text().contains(KEY), "the key is never shown");
     }
 
     let index = Request::builder()

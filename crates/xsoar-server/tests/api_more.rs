@@ -677,6 +677,8 @@ async fn malformed_search_delete_and_context_bodies_are_400() {
             (json!({"filter": {"toDate": [1]}}), "toDate"),
             (json!({"filter": {"page": "x"}}), "page"),
             (json!({"filter": {"size": -1}}), "size"),
+            (json!({"filter": {"page": 1.5}}), "page"),
+            (json!({"filter": {"size": 2.5}}), "size"),
         ],
     )
     .await;

@@ -32,10 +32,12 @@ pub async fn require_key(State(app): State<AppState>, req: Request, next: Next) 
         .get("x-xdr-nonce")
         .zip(headers.get("x-xdr-timestamp"))
         .map(|(n, t)| (n.as_bytes(), t.as_bytes()));
+    let mut refused = None;
     let ok = headers.get(AUTHORIZATION).is_some_and(|v| match advanced {
-        Some((nonce, timestamp)) => {
-            app.advanced_key_matches(v.as_bytes(), nonce, timestamp, now_ms())
-        }
+        Some((nonce, timestamp)) => app
+            .advanced_key_check(v.as_bytes(), nonce, timestamp, now_ms())
+            .map_err(|why| refused = Some(why))
+            .is_ok(),
         None => app.key_matches(v.as_bytes()),
     });
     // A username/password session (`login.rs`): its cookie and its XSRF token.
@@ -50,7 +52,11 @@ pub async fn require_key(State(app): State<AppState>, req: Request, next: Next) 
         }
     };
     if !ok {
-        return ApiError::unauthorized().into_response();
+        return match refused {
+            Some(why) => ApiError::unauthorized_because(why),
+            None => ApiError::unauthorized(),
+        }
+        .into_response();
     }
     next.run(req).await
 }

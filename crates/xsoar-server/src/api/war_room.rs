@@ -40,7 +40,14 @@ pub(crate) fn paging(filter: &Map<String, Value>) -> Result<(usize, Option<usize
         let Some(v) = filter.get(key).filter(|v| !v.is_null()) else {
             return Ok(None);
         };
-        match int(Some(v)) {
+        // Whole numbers only: `1.5` is refused rather than read as page 1 (`2.0` is 2).
+        let whole = match v {
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            other => int(Some(other)),
+        };
+        match whole {
             Some(n) if n >= 0 => Ok(Some(n)),
             _ => Err(ApiError::bad_request(
                 "Invalid paging",
