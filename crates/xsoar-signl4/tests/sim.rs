@@ -1020,6 +1020,40 @@ async fn the_rest_events_endpoint_takes_the_webhook_body_with_an_api_key() {
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(sim.alerts().len(), 1);
     assert_eq!(sim.alerts()[0].title.as_deref(), Some("via REST"));
+    // Both requests are in the request log, under the REST path with the secret masked.
+    let events = sim.events();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.path == "/api/v2/events/******"));
+    assert_eq!(events[1].status, 401);
+    assert_eq!(events[1].outcome, "API key refused");
+    // The same replies as the webhook: a trailing slash, no secret (JSON 404), other methods.
+    let keyed = |method: &'static str, uri: String| {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("X-S4-Api-Key", "k")
+            .body(Body::from(json!({"Title": "again"}).to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        app.clone().oneshot(req)
+    };
+    let slash = keyed("POST", format!("/api/v2/events/{S}/"))
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(slash.status(), StatusCode::CREATED);
+    let no_secret = keyed("POST", "/api/v2/events/".into())
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(no_secret.status(), StatusCode::NOT_FOUND);
+    let body = axum::body::to_bytes(no_secret.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json")["error_code"],
+        "NotFound"
+    );
+    let get = send(&app, "GET", &format!("/api/v2/events/{S}"), None, "").await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
     // With api_keys configured, only those keys are accepted.
     let strict = Simulator::new(SimConfig {
         api_keys: vec!["k1".into()],

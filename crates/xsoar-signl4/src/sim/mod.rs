@@ -241,6 +241,23 @@ impl Simulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Why `/api/v2/events` refuses the request's `X-S4-Api-Key`, if it does.
+    fn api_key_refusal(&self, headers: &HeaderMap) -> Option<&'static str> {
+        let key = headers
+            .get("x-s4-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or_default();
+        if key.is_empty() {
+            Some("The X-S4-Api-Key header is missing.")
+        } else if !self.config.api_keys.is_empty() && !self.config.api_keys.iter().any(|k| k == key)
+        {
+            Some("The X-S4-Api-Key header holds an unknown API key.")
+        } else {
+            None
+        }
+    }
+
     fn mask(&self, text: &str) -> String {
         self.config
             .secrets
@@ -251,6 +268,7 @@ impl Simulator {
 
     async fn webhook(
         &self,
+        route: Route,
         method: Method,
         secret: &str,
         query: Option<&str>,
@@ -271,7 +289,7 @@ impl Simulator {
             seq: 0,
             received_at: state::now_rfc3339(),
             method: method.to_string(),
-            path: MASKED_PATH.to_owned(),
+            path: route.masked_path().to_owned(),
             secret_known: known,
             content_type: content_type.clone(),
             body: self.mask(&String::from_utf8_lossy(
@@ -290,6 +308,17 @@ impl Simulator {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
             return self.finish(event, response, "method not allowed");
+        }
+        if let Route::RestEvents = route {
+            if let Some(refusal) = self.api_key_refusal(headers) {
+                let (rate, _) = self.lock().rate(quota, window, false);
+                let body = error_body(StatusCode::UNAUTHORIZED, refusal);
+                return self.finish(
+                    event,
+                    reply(StatusCode::UNAUTHORIZED, Some(body), rate),
+                    "API key refused",
+                );
+            }
         }
         let fault = self.lock().take_fault();
         if let Some(code) = fault {
@@ -483,8 +512,15 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    sim.webhook(method, &secret, query.as_deref(), &headers, body)
-        .await
+    sim.webhook(
+        Route::Webhook,
+        method,
+        &secret,
+        query.as_deref(),
+        &headers,
+        body,
+    )
+    .await
 }
 
 /// `POST /api/v2/events/{teamSecret}`: SIGNL4's REST twin of the webhook — the same body and
@@ -498,30 +534,34 @@ async fn rest_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let key = headers
-        .get("x-s4-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    let accepted = !key.is_empty()
-        && (sim.config.api_keys.is_empty() || sim.config.api_keys.iter().any(|k| k == key));
-    if !accepted {
-        let (rate, _) = sim
-            .lock()
-            .rate(sim.config.quota_per_window, sim.config.window, false);
-        let what = if key.is_empty() {
-            "The X-S4-Api-Key header is missing."
-        } else {
-            "The X-S4-Api-Key header holds an unknown API key."
-        };
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            Some(error_body(StatusCode::UNAUTHORIZED, what)),
-            rate,
-        );
+    sim.webhook(
+        Route::RestEvents,
+        method,
+        &secret,
+        query.as_deref(),
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// Which of SIGNL4's two inbound URLs a request came to.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// `/webhook/{secret}`.
+    Webhook,
+    /// `/api/v2/events/{secret}` with `X-S4-Api-Key`.
+    RestEvents,
+}
+
+impl Route {
+    /// How the request log shows the path (the secret masked).
+    fn masked_path(self) -> &'static str {
+        match self {
+            Route::Webhook => MASKED_PATH,
+            Route::RestEvents => "/api/v2/events/******",
+        }
     }
-    sim.webhook(method, &secret, query.as_deref(), &headers, body)
-        .await
 }
 
 /// [`body::interpret`], with the external id and status a URL's status mapping reads
@@ -557,7 +597,14 @@ async fn fallback(
 ) -> Response {
     let path = uri.path();
     if path == "/webhook" || path.starts_with("/webhook/") {
-        return sim.webhook(method, "", None, &headers, body).await;
+        return sim
+            .webhook(Route::Webhook, method, "", None, &headers, body)
+            .await;
+    }
+    if path == "/api/v2/events" || path.starts_with("/api/v2/events/") {
+        return sim
+            .webhook(Route::RestEvents, method, "", None, &headers, body)
+            .await;
     }
     StatusCode::NOT_FOUND.into_response()
 }
@@ -666,6 +713,7 @@ pub fn router(sim: Simulator) -> Router {
         .route("/webhook/{secret}", any(webhook))
         .route("/webhook/{secret}/", any(webhook))
         .route("/api/v2/events/{secret}", any(rest_events))
+        .route("/api/v2/events/{secret}/", any(rest_events))
         .route("/alerts", get(list_alerts))
         .route("/events", get(list_events))
         .route("/_sim/faults", get(get_faults).post(set_faults))
