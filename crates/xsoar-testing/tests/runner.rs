@@ -559,7 +559,9 @@ async fn secret_arguments_are_masked_in_failures_and_missing_mock_messages() {
     let details = xsoar_testing::failure_details(&r);
     assert!(!details.contains("hunter2secret"), "{details}");
 
-    let near = "mocks:\n  - command: SecretInt|||sec-cmd\n    args: {token: other-token}\n";
+    // The mock's own value of a secret argument is a secret too (a mock file may hold the
+    // real password): a mismatch shows neither value, in no report.
+    let near = "mocks:\n  - command: SecretInt|||sec-cmd\n    args: {token: other-SECRETPW}\n  - command: SecretInt|||sec-cmd\n    args: {token: /^SECRET-RE/}\n";
     let r = runner(lib, mocks(&[("m.yml", near)])).run_one(&c).await;
     let msg = &r.missing_mocks[0];
     assert!(
@@ -567,8 +569,28 @@ async fn secret_arguments_are_masked_in_failures_and_missing_mock_messages() {
         "{msg}"
     );
     assert!(
-        msg.contains("argument 'token' is '******', expected 'other-token'"),
+        msg.contains(
+            "m.yml:2: argument 'token' is '******', expected '******' (a secret argument: no value is shown)"
+        ),
         "{msg}"
     );
-    assert!(!msg.contains("hunter2secret"), "{msg}");
+    assert!(
+        msg.contains("argument 'token' is '******', expected /******/ (a secret argument: no value is shown)"),
+        "{msg}"
+    );
+    let details = xsoar_testing::failure_details(&r);
+    let json = xsoar_testing::json_report(std::slice::from_ref(&r)).to_string();
+    let meta = xsoar_testing::JunitMeta {
+        name: "t".into(),
+        timestamp: "2026-01-01T00:00:00".into(),
+        hostname: "h".into(),
+    };
+    let junit = xsoar_testing::junit_xml(std::slice::from_ref(&r), &meta);
+    for shown in [msg, &details, &json, &junit] {
+        let xml_quoted = shown.contains("expected &apos;******&apos;");
+        assert!(shown.contains("expected '******'") || xml_quoted, "{shown}");
+        for secret in ["hunter2secret", "other-SECRETPW", "SECRET-RE"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
 }
