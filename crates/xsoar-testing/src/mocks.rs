@@ -297,7 +297,16 @@ pub struct MockSet {
     mocks: Vec<Mock>,
     files: Vec<String>,
     global: Fixture,
-    playbooks: Vec<(String, Fixture)>,
+    playbooks: Vec<PlaybookFixture>,
+}
+
+/// A `playbooks:` key of a mock file: its fixture and where the key is written.
+#[derive(Debug, Clone)]
+struct PlaybookFixture {
+    reference: String,
+    fixture: Fixture,
+    file: String,
+    line: Option<usize>,
 }
 
 impl MockSet {
@@ -349,7 +358,19 @@ impl MockSet {
 
     /// The test playbooks (id, name or glob) that per-playbook fixtures are for.
     pub fn fixture_playbooks(&self) -> impl Iterator<Item = &str> {
-        self.playbooks.iter().map(|(p, _)| p.as_str())
+        self.playbooks.iter().map(|p| p.reference.as_str())
+    }
+
+    /// Each `playbooks:` key with where it is written: (key, `file:line`, or the file when
+    /// the line is unknown). A key written in two files appears once per file.
+    pub fn fixture_playbook_sites(&self) -> impl Iterator<Item = (&str, String)> {
+        self.playbooks.iter().map(|p| {
+            let at = match p.line {
+                Some(l) => format!("{}:{l}", p.file),
+                None => p.file.clone(),
+            };
+            (p.reference.as_str(), at)
+        })
     }
 
     /// Brands that some mock names (`Brand|||command`).
@@ -363,9 +384,9 @@ impl MockSet {
     /// The fixture of a test playbook: the global one with the playbook's own on top.
     pub fn fixture_for(&self, id: &str, name: &str) -> Fixture {
         let mut out = self.global.clone();
-        for (reference, f) in &self.playbooks {
-            if names_playbook(reference, id, name) {
-                out = out.overlaid(f);
+        for p in &self.playbooks {
+            if names_playbook(&p.reference, id, name) {
+                out = out.overlaid(&p.fixture);
             }
         }
         out
@@ -789,15 +810,18 @@ fn parse_file(name: &str, text: &str) -> Result<MockSet, Vec<MockError>> {
     };
     let mut playbooks = Vec::new();
     for (reference, f) in &doc.playbooks {
+        let (l, c) = at(&[
+            PathSeg::Key("playbooks".into()),
+            PathSeg::Key(reference.clone()),
+        ]);
         match fixture(f) {
-            Ok(f) => playbooks.push((reference.clone(), f)),
-            Err(e) => {
-                let (l, c) = at(&[
-                    PathSeg::Key("playbooks".into()),
-                    PathSeg::Key(reference.clone()),
-                ]);
-                errors.push(err(l, c, format!("playbook '{reference}': {e}")));
-            }
+            Ok(f) => playbooks.push(PlaybookFixture {
+                reference: reference.clone(),
+                fixture: f,
+                file: name.to_owned(),
+                line: l,
+            }),
+            Err(e) => errors.push(err(l, c, format!("playbook '{reference}': {e}"))),
         }
     }
     if !errors.is_empty() {
