@@ -54,6 +54,8 @@ async fn saved_lists_feed_dt_and_commands_and_changes_survive_a_restart() {
         let engine = common::engine(&[]);
         // As the binary loads a pack's list file from disk.
         engine.set_list("FromDisk", "disk");
+        // The type its file declares.
+        engine.set_list_types([("FromDisk".to_owned(), "JSON".to_owned())].into());
         engine.set_list("Allow", "disk version");
         common::file_server(engine, &path)
     };
@@ -105,6 +107,7 @@ async fn saved_lists_feed_dt_and_commands_and_changes_survive_a_restart() {
         let all = ok_json(&h.get("/lists").await);
         assert_eq!(all[1]["type"], "json");
         assert_eq!(all[2]["version"], -1, "a list from disk was never saved");
+        assert_eq!(all[2]["type"], "JSON", "as its file declares");
         let pg = h.state.playground_id().to_owned();
         let q = ok_json(
             &h.post(

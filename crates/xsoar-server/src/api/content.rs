@@ -651,8 +651,9 @@ pub async fn save_list(
 }
 
 /// `GET /lists`: every list as XSOAR answers it (`id`, `name`, `type`, `data`, `version`, ...),
-/// by name: the stored ones with their fields, lists read from disk as `plain_text` lists
-/// (`version` -1: never saved). `data` is the text commands and `${lists.<name>}` see now.
+/// by name: the stored ones with their fields, lists read from disk with the `type` their file
+/// declares, else `plain_text` (`version` -1: never saved). `data` is the text commands and
+/// `${lists.<name>}` see now.
 pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let stored: std::collections::HashMap<String, Value> = app
         .store()
@@ -661,7 +662,8 @@ pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
         .into_iter()
         .filter_map(|r| Some((r.id, serde_json::from_str(&r.text).ok()?)))
         .collect();
-    let lists = app.engine().lists();
+    let engine = app.engine();
+    let lists = engine.lists();
     let out = lists
         .iter()
         .map(|(name, data)| {
@@ -671,7 +673,11 @@ pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
                     let mut o = Map::new();
                     o.insert("id".into(), json!(name));
                     o.insert("name".into(), json!(name));
-                    o.insert("type".into(), json!("plain_text"));
+                    let kind = engine.list_type(name);
+                    o.insert(
+                        "type".into(),
+                        json!(kind.as_deref().unwrap_or("plain_text")),
+                    );
                     o.insert("version".into(), json!(-1));
                     o
                 }
