@@ -1,5 +1,7 @@
 """`demisto-sdk run-playbook` and `upload`: content goes up, playbooks run to an end state."""
 
+import shutil
+
 
 def test_a_completing_playbook(sdk):
     r = sdk("run-playbook", "-p", "SIGNL4 Page On-Call Teams", "-w", "-t", "60")
@@ -50,6 +52,28 @@ def test_a_pack_upload(sdk, pack, api):
     assert installed[0]["currentVersion"] == "1.0.0"
     playbook = api.generic_request("/playbook/Emu%20Failing", "GET", response_type="object")[0]
     assert playbook["name"] == "Emu Failing"
+    # The pack's Lists/ are stored as /lists/save stores them.
+    lists = {l["name"]: l for l in api.generic_request("/lists", "GET", response_type="object")[0]}
+    assert lists["EmuHosts"]["type"] == "JSON"
+    assert lists["EmuHosts"]["data"] == '{"hosts": ["ws-01", "ws-02"]}'
+
+
+def test_a_pack_of_lists_only_is_uploaded(sdk, pack, api, playground):
+    for sub in ("Integrations", "Playbooks", "TestPlaybooks"):
+        shutil.rmtree(pack / sub)
+    r = sdk("upload", "-i", str(pack), "--override-existing")
+    assert "SUCCESSFUL UPLOADS" in r.output, r
+    assert "FAILED UPLOADS" not in r.output, r
+    lists = {l["name"]: l["data"] for l in api.generic_request("/lists", "GET", response_type="object")[0]}
+    assert lists["EmuHosts"] == '{"hosts": ["ws-01", "ws-02"]}'
+    res = api.generic_request(
+        "/entry/execute/sync",
+        "POST",
+        body={"investigationId": playground, "data": "!Print value=${lists.EmuHosts.hosts}"},
+        response_type="object",
+    )[0]
+    # Print runs once per element of a list argument, as XSOAR iterates it.
+    assert [e["contents"] for e in res] == ["ws-01", "ws-02"], res
 
 
 def test_run_test_playbook_uploads_runs_and_waits(sdk, pack):

@@ -40,6 +40,7 @@ pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
 mod config;
 mod console_cmd;
 mod content;
+mod list_check;
 mod playbook_cmd;
 mod render;
 mod serve;
@@ -398,7 +399,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
-    let loaded = if paths.is_empty() {
+    let paths = if paths.is_empty() {
         let dirs: Vec<PathBuf> = ["integrations", "playbooks"]
             .iter()
             .map(PathBuf::from)
@@ -409,10 +410,12 @@ fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
                 "no integrations/ or playbooks/ folder here: give the files or folders to validate"
             );
         }
-        content::load_paths(&dirs)?
+        dirs
     } else {
-        content::load_paths(&paths)?
+        paths
     };
+    let loaded = content::load_paths(&paths)?;
+    let lists = list_check::check_list_files(&paths)?;
     let report = setup::check_loaded(&loaded);
     let mut errors = 0;
     let mut warnings = 0;
@@ -435,14 +438,34 @@ fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
             outln!("      {d}");
         }
     }
+    // List files, as `run -C` and `serve` load them: a file they would skip is an error.
+    let mut good_lists = 0;
+    for l in &lists {
+        errors += l.diagnostics.len();
+        match (&l.name, l.diagnostics.is_empty()) {
+            (Some(name), true) => {
+                good_lists += 1;
+                outln!("{:<5} {}  list {name}", "ok", l.file);
+            }
+            _ => outln!("{:<5} {}  list file", "error", l.file),
+        }
+        for d in &l.diagnostics {
+            outln!("      {d}");
+        }
+    }
     let notes = if notes > 0 {
         format!(", {notes} notes")
     } else {
         String::new()
     };
+    let lists_part = if lists.is_empty() {
+        String::new()
+    } else {
+        format!(", {good_lists} lists")
+    };
     outln!(
-        "{} files: {} integrations, {} scripts, {} playbooks; {errors} errors, {warnings} warnings{notes}",
-        report.files.len(),
+        "{} files: {} integrations, {} scripts, {} playbooks{lists_part}; {errors} errors, {warnings} warnings{notes}",
+        report.files.len() + lists.len(),
         report.integrations,
         report.scripts,
         report.playbooks

@@ -7,6 +7,7 @@
 //! never ends up guarding a reachable port by accident.
 
 use crate::content;
+use crate::list_check;
 use crate::setup;
 use crate::EngineOpts;
 use anyhow::{anyhow, bail, Context, Result};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use xsoar_engine::Engine;
 use xsoar_server::{AppState, ReloadFn, ReloadOutcome, ServerConfig};
 use xsoar_store::Store;
 
@@ -131,15 +133,16 @@ async fn resolve(bind: &str) -> Result<SocketAddr> {
 
 /// Re-read the default content folders and `--content` paths (files with errors are skipped
 /// and reported).
-fn reload_fn(extra: Vec<PathBuf>, list_args: Vec<String>) -> ReloadFn {
+fn reload_fn(engine: Arc<Engine>, extra: Vec<PathBuf>, list_args: Vec<String>) -> ReloadFn {
     Arc::new(move || {
-        let (extra, list_args) = (extra.clone(), list_args.clone());
+        let (engine, extra, list_args) = (engine.clone(), extra.clone(), list_args.clone());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let (items, mut problems) = content::load_all(&extra).map_err(|e| e.to_string())?;
                 let (lists, list_problems) =
                     content::all_lists(&extra, &list_args).map_err(|e| format!("{e:#}"))?;
                 problems.extend(list_problems);
+                engine.set_list_types(list_check::declared_types(&lists));
                 let lists = lists.into_iter().map(|l| (l.name, l.data)).collect();
                 Ok(ReloadOutcome {
                     items,
@@ -189,10 +192,15 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
         Store::open(&xsoar_store::db_path(&args.data_dir))?
     };
     let env = setup::build(engine_opts).await?;
+    // `GET /lists` reports a list read from a file with the `type` the file declares.
+    let (lists, _) = content::all_lists(&engine_opts.content, &engine_opts.lists)?;
+    env.engine
+        .set_list_types(list_check::declared_types(&lists));
     let config = ServerConfig {
         api_keys: vec![key.clone()],
         base_instances: env.engine.instance_specs(),
         reload: Some(reload_fn(
+            env.engine.clone(),
             engine_opts.content.clone(),
             engine_opts.lists.clone(),
         )),

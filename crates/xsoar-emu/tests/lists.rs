@@ -170,6 +170,68 @@ fn bad_list_input_is_named() {
     assert_eq!(results(&out), vec![(1, "ok".to_owned())]);
 }
 
+/// `validate` reports every list file `run -C` and `serve` would skip, as an error with its
+/// path (and line:column for bad JSON), and counts the good ones; other JSON is left alone.
+#[test]
+fn validate_reports_bad_list_files_and_counts_good_ones() {
+    let dir = tempfile::tempdir().expect("dir");
+    let lists = dir.path().join("Packs/MyPack/Lists");
+    let broken = write(&lists.join("Broken.json"), "{bad\n");
+    let num = write(
+        &lists.join("NumData.json"),
+        r#"{"name": "NumData", "data": 5}"#,
+    );
+    write(
+        &lists.join("Foo.json"),
+        r#"{"id": "Foo", "name": "Foo", "data": "{\"team\": \"blue\"}", "type": "JSON", "version": -1}"#,
+    );
+    write(
+        &lists.join("Split/Sp.json"),
+        r#"{"name": "Sp", "data": "-", "type": "JSON"}"#,
+    );
+    write(&lists.join("Split/Sp_data.json"), r#"{"x": [1,2]}"#);
+    let no_name = write(
+        &dir.path().join("export/list-NoName.json"),
+        r#"{"data": "x"}"#,
+    );
+    write(
+        &dir.path().join("export/list-Bar.json"),
+        r#"{"name": "Bar", "data": "b1,b2"}"#,
+    );
+    write(
+        &dir.path().join("other/incident.json"),
+        r#"{"name": "Disk full"}"#,
+    );
+    let (code, out, err) = emu(&["validate", &dir.path().display().to_string()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "{broken}:1:2: error: the list file is not valid JSON"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{num}: error: the list's \"data\" must be its text"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{no_name}: error: a list file is a JSON object")),
+        "{out}"
+    );
+    for good in ["list Foo", "list Sp", "list Bar"] {
+        assert!(out.contains(good), "{good}: {out}");
+    }
+    assert!(!out.contains("incident.json"), "{out}");
+    assert!(
+        out.ends_with(
+            "6 files: 0 integrations, 0 scripts, 0 playbooks, 3 lists; 3 errors, 0 warnings\n"
+        ),
+        "{out}"
+    );
+}
+
 /// The reported case: a private child's `DeleteContext key=G subplaybook=false` said
 /// `Key G deleted` and `G` stayed in the parent's context.
 #[test]

@@ -183,3 +183,61 @@ async fn content_changes_on_disk_reach_the_running_server() {
         .until("Watched", "the removal", |p| p.is_none())
         .await;
 }
+
+/// `GET /lists` as name → type.
+async fn list_types(url: &str) -> Vec<(String, String)> {
+    let lists: Value = reqwest::Client::new()
+        .get(format!("{url}/lists"))
+        .header("Authorization", KEY)
+        .send()
+        .await
+        .expect("GET /lists")
+        .json()
+        .await
+        .expect("JSON lists");
+    lists
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap_or_default().to_owned(),
+                l["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A pack's list file keeps the `type` it declares in `GET /lists` (a file without one is
+/// `plain_text`), at start and after a reload.
+#[tokio::test]
+async fn lists_read_from_pack_files_keep_their_declared_type() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lists = tmp.path().join("playbooks/Packs/P/Lists");
+    std::fs::create_dir_all(&lists).expect("dir");
+    std::fs::write(
+        lists.join("Settings.json"),
+        r#"{"id": "Settings", "name": "Settings", "data": "{\"n\": 3}", "type": "JSON", "version": -1}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        lists.join("Hosts.json"),
+        r#"{"name": "Hosts", "data": "ws-01"}"#,
+    )
+    .expect("write");
+    let server = Server::start(tmp.path());
+    let want = vec![
+        ("Hosts".to_owned(), "plain_text".to_owned()),
+        ("Settings".to_owned(), "JSON".to_owned()),
+    ];
+    assert_eq!(list_types(&server.url).await, want);
+    let reply = reqwest::Client::new()
+        .post(format!("{}/content/reload", server.url))
+        .header("Authorization", KEY)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("POST /content/reload");
+    assert_eq!(reply.status().as_u16(), 200);
+    assert_eq!(list_types(&server.url).await, want);
+}

@@ -206,6 +206,10 @@ pub struct Engine {
     lists: RwLock<Arc<Lists>>,
     /// Told about every list change a command makes (the REST server persists them).
     list_observer: RwLock<Option<ListObserver>>,
+    /// The `type` each list file declares (`plain_text`, `JSON`, ...), by list name: what a
+    /// listing of the lists says of a list that was never stored. Kept apart from `lists`,
+    /// which commands replace whole.
+    list_types: RwLock<BTreeMap<String, String>>,
 }
 
 /// Names of commands and scripts that declare a `secret: true` argument.
@@ -260,6 +264,7 @@ impl Engine {
             secret_commands: RwLock::new(Arc::new(NameSet::default())),
             lists: RwLock::new(Arc::new(Lists::default())),
             list_observer: RwLock::new(None),
+            list_types: RwLock::new(BTreeMap::new()),
         }
     }
 
@@ -282,6 +287,21 @@ impl Engine {
     pub fn replace_lists(&self, lists: Lists) {
         let mut guard = self.lists.write().unwrap_or_else(|p| p.into_inner());
         *guard = Arc::new(lists);
+    }
+
+    /// Replace the `type`s the list files declare (list name → `plain_text`, `JSON`, ...).
+    pub fn set_list_types(&self, types: BTreeMap<String, String>) {
+        let mut guard = self.list_types.write().unwrap_or_else(|p| p.into_inner());
+        *guard = types;
+    }
+
+    /// The `type` the file of list `name` declares, if it declares one.
+    pub fn list_type(&self, name: &str) -> Option<String> {
+        self.list_types
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Install (or remove) the observer told about every list change a command makes.

@@ -197,11 +197,20 @@ impl TestHook {
     }
 
     async fn answer(&self, call: &HookCall<'_>) -> Option<Result<CommandOutput, ConnectorError>> {
+        // The command's `secret: true` arguments: a mismatch quotes none of their values.
+        let secret = self
+            .engine()
+            .map(|e| e.secret_args(call.command))
+            .unwrap_or_default();
         let selection = {
             let mut st = self.state();
-            let sel = self
-                .mocks
-                .select(call, &self.playbook_id, &self.playbook_name, &st.uses);
+            let sel = self.mocks.select(
+                call,
+                &self.playbook_id,
+                &self.playbook_name,
+                &st.uses,
+                &secret,
+            );
             if let Selection::Found(i) = sel {
                 if let Some(u) = st.uses.get_mut(i) {
                     *u += 1;

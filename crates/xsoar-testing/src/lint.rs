@@ -35,11 +35,10 @@ pub fn lint(
             }
         }
     }
-    for p in mocks.fixture_playbooks() {
+    for (p, at) in mocks.fixture_playbook_sites() {
         if let Some(near) = missing_playbook(p, cases) {
             out.push(format!(
-                "the fixture for playbook '{p}' in {} names no test playbook (did you mean '{near}'?)",
-                mocks.files().join(", ")
+                "{at}: the fixture for playbook '{p}' names no test playbook (did you mean '{near}'?)"
             ));
         }
     }
@@ -202,7 +201,12 @@ playbooks:
                 .0
                 .expect("integration"),
         );
-        let mocks = MockSet::parse_one("m.yml", MOCKS).expect("mocks");
+        // The fixture warning names the file that holds the key, not every mock file.
+        let mocks = MockSet::parse(&[
+            ("m.yml".into(), MOCKS.into()),
+            ("other.yml".into(), "mocks: []\n".into()),
+        ])
+        .expect("mocks");
         let cases = vec![TestCase {
             name: "Pager - Test".into(),
             id: "pager-test".into(),
@@ -215,7 +219,7 @@ playbooks:
                 "m.yml:9: the mock is for 'page_tem', which no loaded integration or script declares (did you mean 'page_team'?)",
                 "m.yml:17: mock 'typo arg' matches argument 'mesage', which 'page_team' does not declare (did you mean 'message'?)",
                 "m.yml:17: mock 'typo arg' is limited to playbook 'Pager - Tset', which is no test playbook (did you mean 'Pager - Test'?)",
-                "the fixture for playbook 'Pagr - Test' in m.yml names no test playbook (did you mean 'Pager - Test'?)",
+                "m.yml:24: the fixture for playbook 'Pagr - Test' names no test playbook (did you mean 'Pager - Test'?)",
             ]
         );
     }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
-use xsoar_connector::{CommandResult, EntryType};
+use xsoar_connector::{CommandResult, EntryType, MASK};
 use xsoar_content::PathSeg;
 use xsoar_engine::{HookCall, TaskCompletion};
 
@@ -88,25 +88,42 @@ impl Matcher {
 
     /// `Ok` when `actual` matches, else why not.
     pub fn check(&self, actual: Option<&Value>) -> Result<(), String> {
+        self.check_masked(actual, false)
+    }
+
+    /// As [`Matcher::check`]; for a `secret: true` argument (`secret`) the reason quotes
+    /// neither the call's value nor the mock's (a mock file may hold a real password).
+    pub fn check_masked(&self, actual: Option<&Value>, secret: bool) -> Result<(), String> {
         let actual = actual.filter(|v| !v.is_null());
+        let shown = |v: &Value| {
+            if secret {
+                MASK.to_owned()
+            } else {
+                xsoar_context::to_display_string(v)
+            }
+        };
+        let expected = || {
+            if secret {
+                self.describe_secret()
+            } else {
+                self.describe()
+            }
+        };
         match (self, actual) {
             (Matcher::Absent, None) => Ok(()),
-            (Matcher::Absent, Some(v)) => Err(format!(
-                "is '{}', expected it absent",
-                xsoar_context::to_display_string(v)
-            )),
-            (_, None) => Err(format!("is absent, expected {}", self.describe())),
+            (Matcher::Absent, Some(v)) => Err(format!("is '{}', expected it absent", shown(v))),
+            (_, None) => Err(format!("is absent, expected {}", expected())),
             (Matcher::Any, Some(_)) => Ok(()),
-            (Matcher::Exact(expected), Some(v)) => {
+            (Matcher::Exact(want), Some(v)) => {
                 let text = xsoar_context::to_display_string(v);
-                let equal = match expected {
+                let equal = match want {
                     Value::String(s) => *s == text,
                     other => other == v || xsoar_context::to_display_string(other) == text,
                 };
                 if equal {
                     Ok(())
                 } else {
-                    Err(format!("is '{text}', expected {}", self.describe()))
+                    Err(format!("is '{}', expected {}", shown(v), expected()))
                 }
             }
             (Matcher::Regex(r), Some(v)) => {
@@ -114,7 +131,7 @@ impl Matcher {
                 if r.is_match(&text) {
                     Ok(())
                 } else {
-                    Err(format!("is '{text}', expected {}", self.describe()))
+                    Err(format!("is '{}', expected {}", shown(v), expected()))
                 }
             }
         }
@@ -126,6 +143,15 @@ impl Matcher {
             Matcher::Absent => "absent".into(),
             Matcher::Exact(v) => format!("'{}'", xsoar_context::to_display_string(v)),
             Matcher::Regex(r) => format!("/{}/", r.as_str()),
+        }
+    }
+
+    /// What the matcher wants, for a secret argument: never the value or the pattern.
+    fn describe_secret(&self) -> String {
+        match self {
+            Matcher::Any | Matcher::Absent => self.describe(),
+            Matcher::Exact(_) => format!("'{MASK}' (a secret argument: no value is shown)"),
+            Matcher::Regex(_) => format!("/{MASK}/ (a secret argument: no value is shown)"),
         }
     }
 }
@@ -207,10 +233,11 @@ impl Mock {
             .is_none_or(|p| names_playbook(p, playbook_id, playbook_name))
     }
 
-    /// `Ok` when every listed argument matches, else the first mismatch.
-    fn check_args(&self, args: &Map<String, Value>) -> Result<(), String> {
+    /// `Ok` when every listed argument matches, else the first mismatch (the values of the
+    /// `secret` arguments masked).
+    fn check_args(&self, args: &Map<String, Value>, secret: &[String]) -> Result<(), String> {
         for (name, m) in &self.args {
-            m.check(args.get(name))
+            m.check_masked(args.get(name), secret.contains(name))
                 .map_err(|why| format!("argument '{name}' {why}"))?;
         }
         Ok(())
@@ -270,7 +297,16 @@ pub struct MockSet {
     mocks: Vec<Mock>,
     files: Vec<String>,
     global: Fixture,
-    playbooks: Vec<(String, Fixture)>,
+    playbooks: Vec<PlaybookFixture>,
+}
+
+/// A `playbooks:` key of a mock file: its fixture and where the key is written.
+#[derive(Debug, Clone)]
+struct PlaybookFixture {
+    reference: String,
+    fixture: Fixture,
+    file: String,
+    line: Option<usize>,
 }
 
 impl MockSet {
@@ -322,7 +358,19 @@ impl MockSet {
 
     /// The test playbooks (id, name or glob) that per-playbook fixtures are for.
     pub fn fixture_playbooks(&self) -> impl Iterator<Item = &str> {
-        self.playbooks.iter().map(|(p, _)| p.as_str())
+        self.playbooks.iter().map(|p| p.reference.as_str())
+    }
+
+    /// Each `playbooks:` key with where it is written: (key, `file:line`, or the file when
+    /// the line is unknown). A key written in two files appears once per file.
+    pub fn fixture_playbook_sites(&self) -> impl Iterator<Item = (&str, String)> {
+        self.playbooks.iter().map(|p| {
+            let at = match p.line {
+                Some(l) => format!("{}:{l}", p.file),
+                None => p.file.clone(),
+            };
+            (p.reference.as_str(), at)
+        })
     }
 
     /// Brands that some mock names (`Brand|||command`).
@@ -336,9 +384,9 @@ impl MockSet {
     /// The fixture of a test playbook: the global one with the playbook's own on top.
     pub fn fixture_for(&self, id: &str, name: &str) -> Fixture {
         let mut out = self.global.clone();
-        for (reference, f) in &self.playbooks {
-            if names_playbook(reference, id, name) {
-                out = out.overlaid(f);
+        for p in &self.playbooks {
+            if names_playbook(&p.reference, id, name) {
+                out = out.overlaid(&p.fixture);
             }
         }
         out
@@ -346,8 +394,17 @@ impl MockSet {
 
     /// The mock that answers `call` in test playbook (`id`, `name`), given how often each mock
     /// was used in this run. Mocks limited to the playbook are tried before global ones;
-    /// within each group, the first that matches and is not used up wins.
-    pub fn select(&self, call: &HookCall<'_>, id: &str, name: &str, uses: &[u32]) -> Selection {
+    /// within each group, the first that matches and is not used up wins. The reasons of
+    /// [`Selection::Missing`] quote no value of the `secret` arguments (the call's `secret:
+    /// true` arguments), neither the call's nor the mock's.
+    pub fn select(
+        &self,
+        call: &HookCall<'_>,
+        id: &str,
+        name: &str,
+        uses: &[u32],
+        secret: &[String],
+    ) -> Selection {
         let mut why_not = Vec::new();
         for scoped in [true, false] {
             for (i, m) in self.mocks.iter().enumerate() {
@@ -369,7 +426,7 @@ impl MockSet {
                     ));
                     continue;
                 }
-                if let Err(e) = m.check_args(call.args) {
+                if let Err(e) = m.check_args(call.args, secret) {
                     why_not.push(format!("{place}: {e}"));
                     continue;
                 }
@@ -753,15 +810,18 @@ fn parse_file(name: &str, text: &str) -> Result<MockSet, Vec<MockError>> {
     };
     let mut playbooks = Vec::new();
     for (reference, f) in &doc.playbooks {
+        let (l, c) = at(&[
+            PathSeg::Key("playbooks".into()),
+            PathSeg::Key(reference.clone()),
+        ]);
         match fixture(f) {
-            Ok(f) => playbooks.push((reference.clone(), f)),
-            Err(e) => {
-                let (l, c) = at(&[
-                    PathSeg::Key("playbooks".into()),
-                    PathSeg::Key(reference.clone()),
-                ]);
-                errors.push(err(l, c, format!("playbook '{reference}': {e}")));
-            }
+            Ok(f) => playbooks.push(PlaybookFixture {
+                reference: reference.clone(),
+                fixture: f,
+                file: name.to_owned(),
+                line: l,
+            }),
+            Err(e) => errors.push(err(l, c, format!("playbook '{reference}': {e}"))),
         }
     }
     if !errors.is_empty() {

@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime};
 use xsoar_context::Scope;
 use xsoar_engine::playbook::{Frame, PlaybookRun};
 use xsoar_engine::{
-    ArgInput, Engine, ExecScope, Investigation, Invocation, RunOptions, RunState, TaskCompletion,
-    TaskState, TaskTag,
+    ArgInput, Engine, ExecScope, Investigation, Invocation, Lists, RunOptions, RunState,
+    TaskCompletion, TaskState, TaskTag,
 };
 
 /// Upper bound on poll ticks in one run (a safety net; timeouts end polls long before).
@@ -93,7 +93,7 @@ pub async fn drive(
         };
         let finish = if !active[idx].checked {
             active[idx].checked = true;
-            check_dt(inv, run, &active[idx].req, &mut notes)
+            check_dt(engine, inv, run, &active[idx].req, &mut notes)
         } else {
             let now = clock_now(engine);
             if active[idx].next_due > now {
@@ -134,13 +134,15 @@ fn clock_now(engine: &Arc<Engine>) -> SystemTime {
 
 /// ScheduleGenericPolling's check: the dt path must exist, even if no id is pending.
 fn check_dt(
+    engine: &Engine,
     inv: &Investigation,
     run: &PlaybookRun,
     req: &PollRequest,
     notes: &mut Vec<String>,
 ) -> Option<&'static str> {
     let (privates, inputs) = view_of(&run.root, req.playbook_run.as_deref());
-    let pending = eval(inv, &privates, &inputs, &req.dt);
+    let roots = EngineRoots::of(engine);
+    let pending = eval(inv, &privates, &inputs, &roots, &req.dt);
     match pending {
         Err(e) => {
             notes.push(format!(
@@ -152,7 +154,7 @@ fn check_dt(
         Ok(Some(_)) => None,
         Ok(None) => {
             let unfiltered = strip_filters(&req.dt);
-            match eval(inv, &privates, &inputs, &unfiltered) {
+            match eval(inv, &privates, &inputs, &roots, &unfiltered) {
                 Ok(Some(_)) => {
                     notes.push(format!(
                         "GenericPolling for '{}': no ids matching the dt condition '{}' were found; polling ends at the first poll",
@@ -190,11 +192,17 @@ async fn tick(
     let now = clock_now(engine);
     if now >= a.deadline {
         let (privates, inputs) = view_of(&run.root, req.playbook_run.as_deref());
-        let still = eval(inv, own_layer(&privates), &inputs, &req.dt)
-            .ok()
-            .flatten()
-            .map(|v| ids_of(&v).join(", "))
-            .unwrap_or_default();
+        let still = eval(
+            inv,
+            own_layer(&privates),
+            &inputs,
+            &EngineRoots::of(engine),
+            &req.dt,
+        )
+        .ok()
+        .flatten()
+        .map(|v| ids_of(&v).join(", "))
+        .unwrap_or_default();
         notes.push(format!(
             "GenericPolling for '{}' timed out after {} min ({} polls); still pending: {}",
             req.command,
@@ -218,7 +226,8 @@ async fn tick(
         let inputs = frames.last().map(|f| f.inputs.clone()).unwrap_or_default();
         (privates, inputs)
     };
-    let pending = match eval(inv, own_layer(&privates), &inputs, &req.dt) {
+    let roots = EngineRoots::of(engine);
+    let pending = match eval(inv, own_layer(&privates), &inputs, &roots, &req.dt) {
         Ok(Some(v)) => ids_of(&v),
         Ok(None) => Vec::new(),
         Err(e) => {
@@ -399,11 +408,30 @@ fn own_layer(privates: &[Value]) -> &[Value] {
     }
 }
 
+/// The DT roots the engine holds rather than the investigation — `modules` (the instances)
+/// and `lists` (XSOAR lists) — taken from the engine, so a poll's `dt` and a failure report's
+/// reads see what the playbook's tasks saw.
+pub(crate) struct EngineRoots {
+    modules: Arc<Value>,
+    lists: Arc<Lists>,
+}
+
+impl EngineRoots {
+    /// The engine's roots as they are now.
+    pub(crate) fn of(engine: &Engine) -> Self {
+        Self {
+            modules: engine.modules(),
+            lists: engine.lists(),
+        }
+    }
+}
+
 /// Evaluate a DT expression (with or without `${}`) in a frame's view.
 pub(crate) fn eval(
     inv: &Investigation,
     privates: &[Value],
     inputs: &Value,
+    roots: &EngineRoots,
     expr: &str,
 ) -> Result<Option<Value>, String> {
     let expr = expr.trim();
@@ -411,7 +439,7 @@ pub(crate) fn eval(
         .strip_prefix("${")
         .and_then(|e| e.strip_suffix('}'))
         .unwrap_or(expr);
-    let scope = scope_of(inv, privates, inputs);
+    let scope = scope_of(inv, privates, inputs, roots);
     match xsoar_context::eval_path(expr, &scope) {
         Ok(Some(v)) if is_nothing(&v) => Ok(None),
         Ok(v) => Ok(v),
@@ -419,11 +447,13 @@ pub(crate) fn eval(
     }
 }
 
-/// The DT view: innermost private context first, then outer ones, then the investigation.
+/// The DT view: innermost private context first, then outer ones, then the investigation;
+/// the roots `incident`, `inputs`, `modules` and `lists`, as the engine's own view has them.
 pub(crate) fn scope_of<'a>(
     inv: &'a Investigation,
     privates: &'a [Value],
     inputs: &'a Value,
+    roots: &'a EngineRoots,
 ) -> Scope<'a> {
     let mut layers = privates.iter().rev();
     let mut s = match layers.next() {
@@ -438,6 +468,8 @@ pub(crate) fn scope_of<'a>(
     }
     s.with_root("incident", &inv.incident)
         .with_root("inputs", inputs)
+        .with_root("modules", &roots.modules)
+        .with_root("lists", roots.lists.root())
 }
 
 fn is_nothing(v: &Value) -> bool {

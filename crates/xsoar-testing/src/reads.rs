@@ -9,25 +9,7 @@ use xsoar_content::{ArgValue, Atom, Complex, Operand, Task};
 
 /// Every context path in a task's arguments and conditions, in order, without repeats.
 pub fn task_reads(task: &Task) -> Vec<String> {
-    let mut out = Vec::new();
-    // Scripts whose argument *is* a context path.
-    let script = task.script_name.as_deref().or(task.script.as_deref());
-    let path_args: &[&str] = match script {
-        Some("VerifyContext") => &["path"],
-        Some("ScheduleGenericPolling") => &["dt"],
-        _ => &[],
-    };
-    for (name, arg) in &task.script_arguments {
-        if path_args.contains(&name.as_str()) {
-            if let ArgValue::Simple(s) = arg {
-                if !s.contains("${") {
-                    push(s, &mut out);
-                    continue;
-                }
-            }
-        }
-        arg_paths(arg, false, &mut out);
-    }
+    let mut out = argument_reads(task, |_| true);
     for branch in &task.conditions {
         for group in &branch.condition {
             for atom in group {
@@ -42,6 +24,40 @@ pub fn task_reads(task: &Task) -> Vec<String> {
             }
         }
     }
+    dedup(&mut out);
+    out
+}
+
+/// The context paths in the task's arguments `wanted` picks (by name), in order, without
+/// repeats: the failure report masks what the `secret: true` arguments read.
+pub fn argument_reads(task: &Task, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    // Scripts whose argument *is* a context path.
+    let script = task.script_name.as_deref().or(task.script.as_deref());
+    let path_args: &[&str] = match script {
+        Some("VerifyContext") => &["path"],
+        Some("ScheduleGenericPolling") => &["dt"],
+        _ => &[],
+    };
+    for (name, arg) in &task.script_arguments {
+        if !wanted(name) {
+            continue;
+        }
+        if path_args.contains(&name.as_str()) {
+            if let ArgValue::Simple(s) = arg {
+                if !s.contains("${") {
+                    push(s, &mut out);
+                    continue;
+                }
+            }
+        }
+        arg_paths(arg, false, &mut out);
+    }
+    dedup(&mut out);
+    out
+}
+
+fn dedup(out: &mut Vec<String>) {
     let mut seen = Vec::new();
     out.retain(|p| {
         if seen.contains(p) {
@@ -51,7 +67,6 @@ pub fn task_reads(task: &Task) -> Vec<String> {
             true
         }
     });
-    out
 }
 
 fn push(path: &str, out: &mut Vec<String>) {

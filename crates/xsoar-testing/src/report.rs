@@ -6,13 +6,13 @@
 //! with their values: what a developer would otherwise click through the war room for.
 
 use crate::hook::{json_text, RecordedCall};
-use crate::polling::{frames_along, scope_of};
-use crate::reads::task_reads;
+use crate::polling::{frames_along, scope_of, EngineRoots};
+use crate::reads::{argument_reads, task_reads};
 use serde::Serialize;
 use serde_json::{json, Value};
-use xsoar_content::Library;
+use xsoar_connector::{mask_secret_in, MASK};
 use xsoar_engine::playbook::{EdgeState, Frame, PlaybookRun, TaskRun};
-use xsoar_engine::{Investigation, RunState, TaskState};
+use xsoar_engine::{Engine, Investigation, RunState, TaskState};
 
 /// The outcome of one test playbook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,8 +133,9 @@ pub struct ContextRead {
     pub value: Option<Value>,
 }
 
-/// Work out why a run did not complete (`None` when it completed).
-pub fn analyse(run: &PlaybookRun, inv: &Investigation, lib: &Library) -> Option<Failure> {
+/// Work out why a run did not complete (`None` when it completed). The paths a task read
+/// are evaluated in `engine`'s view (its library, its `lists` and `modules`).
+pub fn analyse(run: &PlaybookRun, inv: &Investigation, engine: &Engine) -> Option<Failure> {
     match run.state {
         RunState::Completed => None,
         RunState::Waiting => {
@@ -156,7 +157,7 @@ pub fn analyse(run: &PlaybookRun, inv: &Investigation, lib: &Library) -> Option<
         RunState::Failed | RunState::InProgress => {
             let mut via = Vec::new();
             let task = failing_task(&run.root, &mut Vec::new(), &mut via)
-                .map(|(path, t)| describe(run, inv, lib, &path, t, via.clone()));
+                .map(|(path, t)| describe(run, inv, engine, &path, t, via.clone()));
             let message = match (&task, &run.error) {
                 (Some(t), _) => format!(
                     "task {} '{}' in '{}' failed: {}",
@@ -203,7 +204,7 @@ fn failing_task<'a>(
 fn describe(
     run: &PlaybookRun,
     inv: &Investigation,
-    lib: &Library,
+    engine: &Engine,
     path: &[String],
     t: &TaskRun,
     via: Vec<String>,
@@ -237,25 +238,39 @@ fn describe(
         .iter()
         .filter_map(|f| f.private_context.clone())
         .collect();
+    let lib = engine.library();
     let pb = lib
         .playbook(&frame.playbook_id)
         .or_else(|| lib.playbook(&frame.playbook_name));
-    let scope = scope_of(inv, &privates, &frame.inputs);
-    let reads_of = |id: &str| -> Vec<ContextRead> {
+    let roots = EngineRoots::of(engine);
+    let scope = scope_of(inv, &privates, &frame.inputs, &roots);
+    // (read, whether a `secret: true` argument of its task reads it)
+    let reads_of = |id: &str| -> Vec<(ContextRead, bool)> {
         pb.and_then(|p| p.tasks.get(id))
             .map(|m| {
+                let command = m.script_name.as_deref().or(m.script.as_deref());
+                let command = command
+                    .map(|c| c.rsplit("|||").next().unwrap_or(c))
+                    .unwrap_or_default();
+                let secret_args = engine.secret_args(command);
+                let secret_paths = if secret_args.is_empty() {
+                    Vec::new()
+                } else {
+                    argument_reads(m, |n| secret_args.iter().any(|s| s == n))
+                };
                 task_reads(m)
                     .into_iter()
                     .map(|path| {
                         let value = xsoar_context::eval_path(&path, &scope).ok().flatten();
-                        ContextRead { path, value }
+                        let secret = secret_paths.contains(&path);
+                        (ContextRead { path, value }, secret)
                     })
                     .collect()
             })
             .unwrap_or_default()
     };
     let reads = reads_of(&t.id);
-    let reached_from = frame
+    let reached_from: Vec<(Predecessor, Vec<(ContextRead, bool)>)> = frame
         .edges
         .get(&t.id)
         .map(|sources| {
@@ -264,15 +279,49 @@ fn describe(
                 .filter(|(_, state)| **state == EdgeState::Activated)
                 .filter_map(|(src, _)| frame.tasks.get(src))
                 .filter(|src| !matches!(src.task_type.as_str(), "start" | "title" | "section"))
-                .map(|src| Predecessor {
-                    task_id: src.id.clone(),
-                    task_name: src.name.clone(),
-                    label: src.label.clone(),
-                    reads: reads_of(&src.id),
+                .map(|src| {
+                    let p = Predecessor {
+                        task_id: src.id.clone(),
+                        task_name: src.name.clone(),
+                        label: src.label.clone(),
+                        reads: Vec::new(),
+                    };
+                    (p, reads_of(&src.id))
                 })
                 .collect()
         })
         .unwrap_or_default();
+    // What a secret argument read is shown as `******`, and so is its text wherever another
+    // read holds it (a condition testing the same list, say).
+    let secrets: Vec<String> = reads
+        .iter()
+        .chain(reached_from.iter().flat_map(|(_, r)| r))
+        .filter(|(_, secret)| *secret)
+        .filter_map(|(r, _)| r.value.as_ref())
+        .map(xsoar_context::to_display_string)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let masked = |reads: Vec<(ContextRead, bool)>| -> Vec<ContextRead> {
+        reads
+            .into_iter()
+            .map(|(mut r, secret)| {
+                if secret {
+                    r.value = r.value.map(|_| Value::String(MASK.into()));
+                } else if let Some(v) = &mut r.value {
+                    mask_strings(v, &secrets);
+                }
+                r
+            })
+            .collect()
+    };
+    let reads = masked(reads);
+    let reached_from = reached_from
+        .into_iter()
+        .map(|(mut p, r)| {
+            p.reads = masked(r);
+            p
+        })
+        .collect();
     FailedTask {
         playbook: frame.playbook_name.clone(),
         task_id: t.id.clone(),
@@ -283,6 +332,22 @@ fn describe(
         entry_id: error_entry.map(|e| e.id.to_string()),
         reads,
         reached_from,
+    }
+}
+
+/// Replace every occurrence of the `secrets` in the strings of `v` with `******`.
+fn mask_strings(v: &mut Value, secrets: &[String]) {
+    match v {
+        Value::String(s) => {
+            for secret in secrets {
+                if s.contains(secret.as_str()) {
+                    *s = mask_secret_in(s, secret);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| mask_strings(x, secrets)),
+        Value::Object(o) => o.values_mut().for_each(|x| mask_strings(x, secrets)),
+        _ => {}
     }
 }
 

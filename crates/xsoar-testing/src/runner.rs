@@ -332,8 +332,7 @@ async fn run_case(
     let notes = crate::polling::drive(&engine, &hook, &mut inv, &mut run, &opts)
         .instrument(span)
         .await;
-    let lib = engine.library();
-    let failure = analyse(&run, &inv, &lib);
+    let failure = analyse(&run, &inv, &engine);
     let virtual_ms = clock
         .now()
         .duration_since(config.start)

@@ -41,7 +41,7 @@ fn select_in(
     } else {
         uses.to_vec()
     };
-    set.select(&call, playbook, playbook, &uses)
+    set.select(&call, playbook, playbook, &uses, &[])
 }
 
 const MATCHERS: &str = r#"

@@ -186,3 +186,46 @@ async fn a_suite_of_polling_playbooks_finishes_in_seconds() {
     assert!(results.iter().all(|r| r.virtual_ms == 8 * 60_000));
     assert!(took.as_secs() < 20, "40 polling playbooks took {took:?}");
 }
+
+/// A test playbook whose GenericPolling `dt` reads an XSOAR list.
+const LIST_DT_TEST: &str = r#"
+id: List dt - Test
+name: List dt - Test
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: ""}, nexttasks: {'#none#': ["1"]}}
+  "1":
+    id: "1"
+    type: playbook
+    task: {name: Poll, playbookName: GenericPolling, type: playbook}
+    separatecontext: true
+    scriptarguments:
+      Ids: {simple: "100"}
+      PollingCommandName: {simple: helloworld-scan-status}
+      PollingCommandArgName: {simple: scan_id}
+      Interval: {simple: "1"}
+      Timeout: {simple: "3"}
+      dt: {simple: lists.Pending}
+"#;
+
+/// GenericPolling reads its `dt` with the `lists` root, as every DT of the engine does: the
+/// ids the list holds stay pending until the timeout (without it the dt found nothing).
+#[tokio::test]
+async fn a_polling_dt_reads_xsoar_lists() {
+    let mut lib = corpus_library();
+    lib.add(parse_text(LIST_DT_TEST, "list-dt.yml"));
+    let c = case(&lib, "List dt - Test");
+    let mut template = xsoar_testing::EngineTemplate::new(lib);
+    template.lists = xsoar_engine::Lists::from_texts([("Pending".to_owned(), "100".to_owned())]);
+    let runner = xsoar_testing::Runner::new(
+        template,
+        scan_mocks(&status("running", "RUNNING", None)),
+        xsoar_testing::RunConfig::default(),
+    );
+    let r = runner.run_one(&c).await;
+    assert!(r.passed, "{:?} {:?}", r.failure, r.notes);
+    assert_eq!(
+        r.notes,
+        vec!["GenericPolling for 'helloworld-scan-status' timed out after 3 min (2 polls); still pending: 100"]
+    );
+}

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use xsoar_testing::{select, summary_line, Shard, TestCase};
+use xsoar_testing::{select, summary_line, EngineTemplate, RunConfig, Runner, Shard, TestCase};
 
 const ALERT_TEST: &str = r#"
 id: Inline Alert - Test
@@ -559,7 +559,9 @@ async fn secret_arguments_are_masked_in_failures_and_missing_mock_messages() {
     let details = xsoar_testing::failure_details(&r);
     assert!(!details.contains("hunter2secret"), "{details}");
 
-    let near = "mocks:\n  - command: SecretInt|||sec-cmd\n    args: {token: other-token}\n";
+    // The mock's own value of a secret argument is a secret too (a mock file may hold the
+    // real password): a mismatch shows neither value, in no report.
+    let near = "mocks:\n  - command: SecretInt|||sec-cmd\n    args: {token: other-SECRETPW}\n  - command: SecretInt|||sec-cmd\n    args: {token: /^SECRET-RE/}\n";
     let r = runner(lib, mocks(&[("m.yml", near)])).run_one(&c).await;
     let msg = &r.missing_mocks[0];
     assert!(
@@ -567,8 +569,112 @@ async fn secret_arguments_are_masked_in_failures_and_missing_mock_messages() {
         "{msg}"
     );
     assert!(
-        msg.contains("argument 'token' is '******', expected 'other-token'"),
+        msg.contains(
+            "m.yml:2: argument 'token' is '******', expected '******' (a secret argument: no value is shown)"
+        ),
         "{msg}"
     );
-    assert!(!msg.contains("hunter2secret"), "{msg}");
+    assert!(
+        msg.contains("argument 'token' is '******', expected /******/ (a secret argument: no value is shown)"),
+        "{msg}"
+    );
+    let details = xsoar_testing::failure_details(&r);
+    let json = xsoar_testing::json_report(std::slice::from_ref(&r)).to_string();
+    let meta = xsoar_testing::JunitMeta {
+        name: "t".into(),
+        timestamp: "2026-01-01T00:00:00".into(),
+        hostname: "h".into(),
+    };
+    let junit = xsoar_testing::junit_xml(std::slice::from_ref(&r), &meta);
+    for shown in [msg, &details, &json, &junit] {
+        let xml_quoted = shown.contains("expected &apos;******&apos;");
+        assert!(shown.contains("expected '******'") || xml_quoted, "{shown}");
+        for secret in ["hunter2secret", "other-SECRETPW", "SECRET-RE"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+}
+
+const LISTS_TEST: &str = r#"
+id: Lists - Test
+name: Lists - Test
+starttaskid: "0"
+tasks:
+  "0": {id: "0", type: start, task: {name: ""}, nexttasks: {'#none#': ["2"]}}
+  "2":
+    id: "2"
+    type: condition
+    task: {name: Enough?, type: condition}
+    conditions:
+    - label: "yes"
+      condition:
+      - - operator: greaterThan
+          left: {value: {simple: lists.Settings.n}, iscontext: true}
+          right: {value: {simple: "2"}}
+      - - operator: isNotEmpty
+          left: {value: {simple: lists.Pw}, iscontext: true}
+    nexttasks:
+      'yes': ["3"]
+  "3":
+    id: "3"
+    type: regular
+    task: {name: Login, script: "SecretInt|||sec-cmd", iscommand: true}
+    scriptarguments:
+      token: {simple: "${lists.Pw}"}
+      other: {simple: "${lists.Settings.team}"}
+"#;
+
+/// The reads of a failure report see XSOAR lists as the engine does (`lists.Settings.n` is
+/// 3, not "(nothing)"); what a secret argument reads shows as `******`, also where another
+/// task's read holds the same text.
+#[tokio::test]
+async fn failure_reads_resolve_lists_and_mask_what_secret_arguments_read() {
+    let lib = library(vec![
+        parse_text(SECRET_INTEGRATION, "secret.yml"),
+        parse_text(LISTS_TEST, "lists-test.yml"),
+    ]);
+    let c = case(&lib, "Lists - Test");
+    let mut template = EngineTemplate::new(lib);
+    template.lists = xsoar_engine::Lists::from_texts([
+        ("Pw".to_owned(), "hunter2-SECRETPW".to_owned()),
+        ("Settings".to_owned(), r#"{"team":"ops","n":3}"#.to_owned()),
+    ]);
+    let failing = "mocks:\n  - command: SecretInt|||sec-cmd\n    error: failed on purpose\n";
+    let r = Runner::new(template, mocks(&[("m.yml", failing)]), RunConfig::default())
+        .run_one(&c)
+        .await;
+    let t = r
+        .failure
+        .clone()
+        .and_then(|f| f.task)
+        .expect("failing task");
+    let reads: Vec<(&str, Option<&serde_json::Value>)> = t
+        .reads
+        .iter()
+        .map(|r| (r.path.as_str(), r.value.as_ref()))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            ("lists.Pw", Some(&json!("******"))),
+            ("lists.Settings.team", Some(&json!("ops"))),
+        ]
+    );
+    let from = &t.reached_from[0];
+    assert_eq!(from.task_name, "Enough?");
+    let reads: Vec<(&str, Option<&serde_json::Value>)> = from
+        .reads
+        .iter()
+        .map(|r| (r.path.as_str(), r.value.as_ref()))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            ("lists.Settings.n", Some(&json!(3))),
+            ("lists.Pw", Some(&json!("******"))),
+        ]
+    );
+    let details = xsoar_testing::failure_details(&r);
+    assert!(details.contains("lists.Settings.n = 3"), "{details}");
+    assert!(!details.contains("SECRETPW"), "{details}");
 }

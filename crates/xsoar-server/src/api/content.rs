@@ -5,7 +5,8 @@
 //! stored (so it survives a restart and wins over what is on disk) and added to the engine at
 //! once, so the next `!command` or `playbookId` finds it. A pack upload is all or nothing.
 //!
-//! The same store holds the other custom content clients upload — lists (`/lists/save`),
+//! The same store holds the other custom content clients upload — lists (`/lists/save`, and
+//! a pack's `Lists/`, which `demisto-sdk upload` zips with the pack),
 //! jobs (`/jobs/import`), module configurations (`PUT /settings/integration-conf`) — and
 //! `/content/bundle` hands all of it back as the tar archive `demisto-sdk download` reads.
 
@@ -149,6 +150,9 @@ pub async fn upload_script(
 struct PackFiles {
     /// (path inside the zip, text) of content YAML files.
     yaml: Vec<(String, String)>,
+    /// (path inside the zip, bytes) of the files under a `Lists/` folder: list files and the
+    /// `<name>_data.<ext>` texts of split lists.
+    lists: Vec<(String, Vec<u8>)>,
     /// `pack_metadata.json`, parsed.
     metadata: Option<Value>,
     /// Files that could not be read.
@@ -159,6 +163,94 @@ fn is_content_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     (lower.ends_with(".yml") || lower.ends_with(".yaml"))
         && path.split('/').any(|c| CONTENT_DIRS.contains(&c))
+}
+
+/// A pack's list: its name and the object `POST /lists/save` would take.
+type PackList = (String, Map<String, Value>);
+
+/// Whether a pack path is in a `Lists/` folder (list files, split lists' data).
+fn is_list_path(path: &str) -> bool {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    parts.contains(&"Lists")
+}
+
+/// A pack's lists as `POST /lists/save` takes them: (name, the list object with its text in
+/// `data`). A list file must be a JSON object with a `name` (or `id`) and its text in `data`;
+/// `"data": "-"` takes the text from `<stem>_data.<ext>` next to it, as `demisto-sdk split`
+/// writes JSON lists. Problems name the file.
+fn pack_lists(shown: &str, files: &[(String, Vec<u8>)]) -> (Vec<PackList>, Vec<String>) {
+    let mut lists = Vec::new();
+    let mut problems = Vec::new();
+    for (path, bytes) in files {
+        let Some(stem) = path.strip_suffix(".json") else {
+            continue;
+        };
+        if stem.ends_with("_data") {
+            continue;
+        }
+        let at = format!("{shown}/{path}");
+        let obj = match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => {
+                problems.push(format!("{at}: a list file is a JSON object with the list's \"name\" and its text in \"data\""));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "{at}:{}:{}: the list file is not valid JSON: {e}",
+                    e.line(),
+                    e.column()
+                ));
+                continue;
+            }
+        };
+        let Some(name) = non_empty_text(obj.get("name")).or_else(|| non_empty_text(obj.get("id")))
+        else {
+            problems.push(format!(
+                "{at}: the list file names no list (\"name\" is missing)"
+            ));
+            continue;
+        };
+        let mut obj: Map<String, Value> = obj.into_iter().filter(|(_, v)| !v.is_null()).collect();
+        match obj.get("data") {
+            Some(Value::String(d)) if d == "-" => {
+                let companion = ["json", "txt", "md", "html", "css"]
+                    .iter()
+                    .map(|ext| format!("{stem}_data.{ext}"))
+                    .find_map(|p| files.iter().find(|(f, _)| *f == p));
+                if let Some((data_path, data)) = companion {
+                    match String::from_utf8(data.clone()) {
+                        Ok(text) => {
+                            obj.insert("data".into(), Value::String(text));
+                        }
+                        Err(_) => {
+                            problems.push(format!(
+                                "{shown}/{data_path}: the list's data is not UTF-8 text"
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            }
+            Some(Value::String(_)) => {}
+            None => {
+                problems.push(format!(
+                    "{at}: the list file has no \"data\" (the list's text)"
+                ));
+                continue;
+            }
+            Some(_) => {
+                problems.push(format!(
+                    "{at}: the list's \"data\" must be its text (a string); JSON lists hold their JSON as text"
+                ));
+                continue;
+            }
+        }
+        obj.entry("type").or_insert_with(|| json!("plain_text"));
+        lists.push((name, obj));
+    }
+    (lists, problems)
 }
 
 fn read_zip(bytes: &[u8], shown: &str, depth: usize, out: &mut PackFiles) -> Result<(), String> {
@@ -177,6 +269,7 @@ fn read_zip(bytes: &[u8], shown: &str, depth: usize, out: &mut PackFiles) -> Res
         }
         let path = file.name().replace('\\', "/");
         let wanted = is_content_path(&path)
+            || is_list_path(&path)
             || path.ends_with("pack_metadata.json")
             || (depth == 0 && path.to_ascii_lowercase().ends_with(".zip"));
         if !wanted {
@@ -197,6 +290,8 @@ fn read_zip(bytes: &[u8], shown: &str, depth: usize, out: &mut PackFiles) -> Res
         }
         if path.to_ascii_lowercase().ends_with(".zip") {
             read_zip(&buf, &format!("{shown}/{path}"), depth + 1, out)?;
+        } else if is_list_path(&path) && !is_content_path(&path) {
+            out.lists.push((path, buf));
         } else if path.ends_with("pack_metadata.json") {
             match serde_json::from_slice::<Value>(&buf) {
                 Ok(v) if v.is_object() => out.metadata = Some(v),
@@ -216,8 +311,9 @@ fn read_zip(bytes: &[u8], shown: &str, depth: usize, out: &mut PackFiles) -> Res
     Ok(())
 }
 
-/// `POST /contentpacks/installed/upload`: a zipped pack; every integration, script, playbook
-/// and test playbook in it is loaded, or none is.
+/// `POST /contentpacks/installed/upload`: a zipped pack; every integration, script, playbook,
+/// test playbook and list (`Lists/`, stored as `POST /lists/save` stores one) in it is
+/// loaded, or none is.
 pub async fn upload_pack(
     State(app): State<AppState>,
     form: Result<Multipart, MultipartRejection>,
@@ -233,17 +329,19 @@ pub async fn upload_pack(
             Err(diags) => problems.extend(diags.iter().map(ToString::to_string)),
         }
     }
+    let (lists, list_problems) = pack_lists(&file, &pack.lists);
+    problems.extend(list_problems);
     if !problems.is_empty() {
         return Err(ApiError::bad_request(
             format!("Invalid content in {file}"),
             problems.join("\n"),
         ));
     }
-    if items.is_empty() {
+    if items.is_empty() && lists.is_empty() {
         return Err(ApiError::bad_request(
             "Empty pack",
             format!(
-                "{file} holds no YAML under Integrations/, Scripts/, Playbooks/ or TestPlaybooks/"
+                "{file} holds no YAML under Integrations/, Scripts/, Playbooks/ or TestPlaybooks/ and no list under Lists/"
             ),
         ));
     }
@@ -277,16 +375,60 @@ pub async fn upload_pack(
         id: pack_name.clone(),
         file: file.clone(),
         text: metadata.to_string(),
-        uploaded: now,
+        uploaded: now.clone(),
     });
-    let summary: Vec<Value> = items
+    let mut summary: Vec<Value> = items
         .iter()
         .map(|(item, _, _)| json!({"kind": item.kind().to_string(), "id": item.id()}))
         .collect();
+    summary.extend(
+        lists
+            .iter()
+            .map(|(name, _)| json!({"kind": "list", "id": name})),
+    );
     let _guard = app.shared.content_lock.lock().await;
+    // Lists are stored as `POST /lists/save` stores them (a new version of a stored one).
+    let versions: std::collections::HashMap<String, i64> = app
+        .store()
+        .content(Some("list"))
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let v: Value = serde_json::from_str(&r.text).ok()?;
+            Some((r.id, v.get("version").and_then(Value::as_i64).unwrap_or(0)))
+        })
+        .collect();
+    let mut texts = Vec::new();
+    for (name, mut obj) in lists {
+        let version = versions.get(&name).copied().unwrap_or(0).max(0) + 1;
+        obj.insert("id".into(), json!(name));
+        obj.insert("name".into(), json!(name));
+        obj.insert("version".into(), json!(version));
+        obj.insert("modified".into(), json!(now));
+        obj.remove("error");
+        let data = obj
+            .get("data")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        records.push(ContentRecord {
+            kind: "list".into(),
+            id: name.clone(),
+            file: format!("list-{}.json", crate::source::file_stem(&name)),
+            text: Value::Object(obj).to_string(),
+            uploaded: now.clone(),
+        });
+        texts.push((name, data));
+    }
     app.store().save_content(records).await?;
-    app.engine()
-        .add_content(items.into_iter().map(|(item, _, _)| item).collect());
+    if !items.is_empty() {
+        app.engine()
+            .add_content(items.into_iter().map(|(item, _, _)| item).collect());
+    }
+    // Stored first, then visible, as for `POST /lists/save`.
+    for (name, data) in &texts {
+        app.engine().set_list(name, data);
+    }
     tracing::info!(pack = %pack_name, items = summary.len(), "pack uploaded");
     Ok(Json(
         json!({"id": pack_name, "name": pack_name, "items": summary}),
@@ -509,8 +651,9 @@ pub async fn save_list(
 }
 
 /// `GET /lists`: every list as XSOAR answers it (`id`, `name`, `type`, `data`, `version`, ...),
-/// by name: the stored ones with their fields, lists read from disk as `plain_text` lists
-/// (`version` -1: never saved). `data` is the text commands and `${lists.<name>}` see now.
+/// by name: the stored ones with their fields, lists read from disk with the `type` their file
+/// declares, else `plain_text` (`version` -1: never saved). `data` is the text commands and
+/// `${lists.<name>}` see now.
 pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let stored: std::collections::HashMap<String, Value> = app
         .store()
@@ -519,7 +662,8 @@ pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
         .into_iter()
         .filter_map(|r| Some((r.id, serde_json::from_str(&r.text).ok()?)))
         .collect();
-    let lists = app.engine().lists();
+    let engine = app.engine();
+    let lists = engine.lists();
     let out = lists
         .iter()
         .map(|(name, data)| {
@@ -529,7 +673,11 @@ pub async fn all_lists(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
                     let mut o = Map::new();
                     o.insert("id".into(), json!(name));
                     o.insert("name".into(), json!(name));
-                    o.insert("type".into(), json!("plain_text"));
+                    let kind = engine.list_type(name);
+                    o.insert(
+                        "type".into(),
+                        json!(kind.as_deref().unwrap_or("plain_text")),
+                    );
                     o.insert("version".into(), json!(-1));
                     o
                 }

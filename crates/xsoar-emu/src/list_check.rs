@@ -1,0 +1,175 @@
+//! What list files say beyond a list's name and text: `validate`'s check of each file, and
+//! the `type` a file declares.
+//!
+//! `run`, `serve` and `test` load the list files of the content paths with
+//! [`content::load_lists`], which reports an unusable list file and skips it. `validate` must
+//! say the same about each file — which file, where in it, and how many lists are good — so
+//! it hands the loader one `.json` file at a time and turns each problem into an error
+//! [`Diagnostic`] of that file. What a list file is (a `Lists/` folder, `list-*.json`, a split
+//! list's `<name>_data.json`) stays decided by the loader alone.
+//!
+//! The loader keeps a list's name and text only; `serve` also needs the `type` a pack's list
+//! file declares (`plain_text`, `JSON`, ...) so that `GET /lists` reports a list it never
+//! stored as the file declares it. [`declared_types`] reads it from the files the loader used.
+
+use crate::content;
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use xsoar_content::{Diagnostic, Severity};
+
+/// What `validate` found in one list file.
+#[derive(Debug)]
+pub struct CheckedList {
+    /// The file as shown.
+    pub file: String,
+    /// The list's name when the file is a usable list.
+    pub name: Option<String>,
+    /// Its problems (errors), each located in the file when the loader says where.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Every list file under `paths` (JSON files that are not lists are left out), sorted.
+pub fn check_list_files(paths: &[PathBuf]) -> Result<Vec<CheckedList>> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            json_under(p, &mut files)?;
+        } else if is_json(p) {
+            files.push(p.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut out = Vec::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let (lists, problems) = content::load_lists(std::slice::from_ref(&file))?;
+        if lists.is_empty() && problems.is_empty() {
+            continue;
+        }
+        out.push(CheckedList {
+            name: lists.into_iter().next().map(|l| l.name),
+            diagnostics: problems.iter().map(|p| diagnostic(&shown, p)).collect(),
+            file: shown,
+        });
+    }
+    Ok(out)
+}
+
+/// The `type` each list's file declares, by list name (a later list of the same name wins,
+/// as it does for the text). A file that is not a list object naming that list (a `--list`
+/// file holds the list's text itself) declares nothing.
+pub fn declared_types(lists: &[content::ListFile]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for l in lists {
+        match declared_type(Path::new(&l.file), &l.name) {
+            Some(t) => out.insert(l.name.clone(), t),
+            None => out.remove(&l.name),
+        };
+    }
+    out
+}
+
+fn declared_type(file: &Path, name: &str) -> Option<String> {
+    if !is_json(file) {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let obj = value.as_object()?;
+    let names_it = [obj.get("name"), obj.get("id")]
+        .into_iter()
+        .flatten()
+        .any(|n| n.as_str() == Some(name));
+    if !names_it || !obj.get("data").is_some_and(serde_json::Value::is_string) {
+        return None;
+    }
+    obj.get("type")
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// `.json` files under `dir`, entered as the content loader enters folders (no hidden
+/// entries, `target` or `node_modules`).
+fn json_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        if e.is_dir() {
+            json_under(&e, out)?;
+        } else if is_json(&e) {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn is_json(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()) == Some("json")
+}
+
+/// A loader problem (`FILE[:LINE:COL]: message`) as an error of `file`. A problem about
+/// another file (a split list's unreadable `_data` file) keeps its own text whole.
+fn diagnostic(file: &str, problem: &str) -> Diagnostic {
+    let mut d = Diagnostic {
+        severity: Severity::Error,
+        file: file.to_owned(),
+        line: None,
+        col: None,
+        yaml_path: None,
+        message: problem.to_owned(),
+    };
+    let Some(rest) = problem.strip_prefix(file) else {
+        return d;
+    };
+    if let Some(message) = rest.strip_prefix(": ") {
+        d.message = message.to_owned();
+        return d;
+    }
+    // `:LINE:COL: message`
+    let mut parts = rest.splitn(4, ':');
+    let (_, line, col, message) = (parts.next(), parts.next(), parts.next(), parts.next());
+    let line = line.and_then(|l| l.parse::<usize>().ok());
+    let col = col.and_then(|c| c.parse::<usize>().ok());
+    if let (Some(line), Some(col), Some(message)) = (line, col, message) {
+        d.line = Some(line);
+        d.col = Some(col);
+        d.message = message.trim_start().to_owned();
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loader_problems_become_located_errors() {
+        let d = diagnostic(
+            "Lists/Broken.json",
+            "Lists/Broken.json:1:2: the list file is not valid JSON: key must be a string",
+        );
+        assert_eq!(
+            d.to_string(),
+            "Lists/Broken.json:1:2: error: the list file is not valid JSON: key must be a string"
+        );
+        let d = diagnostic("list-X.json", "list-X.json: the name is missing");
+        assert_eq!(d.to_string(), "list-X.json: error: the name is missing");
+        let d = diagnostic("a.json", "b_data.json: cannot read the list's data: gone");
+        assert_eq!(
+            d.to_string(),
+            "a.json: error: b_data.json: cannot read the list's data: gone"
+        );
+    }
+}
