@@ -242,7 +242,7 @@ fn must_be_list(p: &Path) -> bool {
 }
 
 /// Every `.json` file under the given paths, sorted.
-fn json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     files_under(
         paths,
         |p| p.extension().and_then(|e| e.to_str()) == Some("json"),

@@ -31,17 +31,8 @@ pub struct CheckedList {
 
 /// Every list file under `paths` (JSON files that are not lists are left out), sorted.
 pub fn check_list_files(paths: &[PathBuf]) -> Result<Vec<CheckedList>> {
-    let mut files = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        if meta.is_dir() {
-            json_under(p, &mut files)?;
-        } else if is_json(p) {
-            files.push(p.clone());
-        }
-    }
-    files.sort();
-    files.dedup();
+    // The same `.json` files the content loader walks.
+    let files = content::json_files(paths)?;
     let mut out = Vec::new();
     for file in files {
         let shown = file.display().to_string();
@@ -91,28 +82,6 @@ fn declared_type(file: &Path, name: &str) -> Option<String> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
-}
-
-/// `.json` files under `dir`, entered as the content loader enters folders (no hidden
-/// entries, `target` or `node_modules`).
-fn json_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for e in entries {
-        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
-            continue;
-        }
-        if e.is_dir() {
-            json_under(&e, out)?;
-        } else if is_json(&e) {
-            out.push(e);
-        }
-    }
-    Ok(())
 }
 
 fn is_json(p: &Path) -> bool {
