@@ -758,35 +758,15 @@ impl Engine {
             }
         };
         // Evaluate arguments against the task's view of the context.
-        let mut named = Vec::new();
-        let mut shown = Map::new();
+        let exec_view = exec_with(exec, frame);
+        let (named, mut shown) = match self.eval_script_args(inv, exec_view, &task.script_arguments)
         {
-            let modules = self.dt_roots();
-            let read = crate::engine::read_scope(inv, exec_with(exec, frame), &modules);
-            let dt = read.dt();
-            for (name, arg) in &task.script_arguments {
-                match eval::eval_arg(arg, &dt) {
-                    Ok(Some(v)) => {
-                        shown.insert(name.clone(), v.clone());
-                        named.push((name.clone(), ArgInput::Value(v)));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        drop(dt);
-                        drop(read);
-                        self.fail(
-                            frame,
-                            pb,
-                            graph,
-                            task,
-                            format!("argument '{name}': {e}"),
-                            Vec::new(),
-                        );
-                        return;
-                    }
-                }
+            Ok(evaluated) => evaluated,
+            Err(e) => {
+                self.fail(frame, pb, graph, task, e, Vec::new());
+                return;
             }
-        }
+        };
         // What the task's entries, its run (reports, the REST API, the console) and the test
         // runner show of its arguments: secret arguments masked, as the war-room echo is.
         self.mask_secret_arguments(&command, &mut shown);
@@ -1509,6 +1489,33 @@ impl Engine {
 }
 
 impl Engine {
+    /// A task's script arguments evaluated against `exec`'s view of the context: the
+    /// arguments to pass and what the task shows of them (secret arguments not yet masked),
+    /// or the first argument that does not evaluate.
+    fn eval_script_args(
+        &self,
+        inv: &Investigation,
+        exec: &ExecScope,
+        arguments: &IndexMap<String, ArgValue>,
+    ) -> Result<EvaluatedArgs, String> {
+        let roots = self.dt_roots();
+        let read = crate::engine::read_scope(inv, exec, &roots);
+        let dt = read.dt();
+        let mut named = Vec::new();
+        let mut shown = Map::new();
+        for (name, arg) in arguments {
+            match eval::eval_arg(arg, &dt) {
+                Ok(Some(v)) => {
+                    shown.insert(name.clone(), v.clone());
+                    named.push((name.clone(), ArgInput::Value(v)));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("argument '{name}': {e}")),
+            }
+        }
+        Ok((named, shown))
+    }
+
     /// Run the exit script of a condition loop (§8.9: `scriptId` with `scriptArguments`, or a
     /// legacy `exitCondition` script) after an iteration, against the sub-playbook's context,
     /// as a script condition runs (§8.6): its result is the text of its last entry, and the
@@ -1539,30 +1546,10 @@ impl Engine {
         if let Some(c) = child_ctx {
             exec.private.push(c);
         }
-        let mut named = Vec::new();
-        let mut shown = Map::new();
-        let mut failure = None;
-        {
-            let modules = self.dt_roots();
-            let read = crate::engine::read_scope(inv, exec, &modules);
-            let dt = read.dt();
-            for (name, arg) in arguments.into_iter().flatten() {
-                match eval::eval_arg(arg, &dt) {
-                    Ok(Some(v)) => {
-                        shown.insert(name.clone(), v.clone());
-                        named.push((name.clone(), ArgInput::Value(v)));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        failure = Some(format!("argument '{name}': {e}"));
-                        break;
-                    }
-                }
-            }
-        }
-        let outcome = match failure {
-            Some(e) => Err(e),
-            None => {
+        let empty = IndexMap::new();
+        let outcome = match self.eval_script_args(inv, exec, arguments.unwrap_or(&empty)) {
+            Err(e) => Err(e),
+            Ok((named, mut shown)) => {
                 self.mask_secret_arguments(script, &mut shown);
                 let invocation = Invocation {
                     command: script.to_owned(),
@@ -1712,6 +1699,9 @@ fn is_quiet(pb: &Playbook, task: &Task) -> bool {
 }
 
 /// The exec scope as seen from `frame`: its inputs and run id.
+/// A task's evaluated arguments: what is passed, and what the task shows of them.
+type EvaluatedArgs = (Vec<(String, ArgInput)>, Map<String, Value>);
+
 fn exec_with<'e>(exec: &'e mut ExecScope, frame: &Frame) -> &'e mut ExecScope {
     exec.inputs = Some(frame.inputs.clone());
     exec.current_playbook_id = Some(frame.run_id.clone());
