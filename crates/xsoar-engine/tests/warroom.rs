@@ -291,12 +291,7 @@ fn errors_are_entries_with_clear_messages() {
             "!fail",
         ],
     );
-    let errors: Vec<String> = inv
-        .entries
-        .iter()
-        .filter(|e| e.is_error())
-        .map(|e| e.display_text())
-        .collect();
+    let errors = error_texts(&inv);
     assert_eq!(errors.len(), 10, "{errors:#?}");
     assert_eq!(errors[0], "Unsupported command or script: nosuch");
     assert!(errors[1].contains("did you mean 'echo'"), "{}", errors[1]);
@@ -827,12 +822,7 @@ fn using_brand_and_category_that_match_no_instance_say_so() {
             "!echo c using-brand=Echo using-category=Utilities",
         ],
     );
-    let errors: Vec<String> = inv
-        .entries
-        .iter()
-        .filter(|e| e.is_error())
-        .map(|e| e.display_text())
-        .collect();
+    let errors = error_texts(&inv);
     assert_eq!(
         errors,
         [
@@ -841,4 +831,13 @@ fn using_brand_and_category_that_match_no_instance_say_so() {
         ]
     );
     assert_eq!(inv.context["Echo"]["Result"]["value"], json!("c"));
+}
+
+/// The text of every error entry of `inv`, in order.
+fn error_texts(inv: &Investigation) -> Vec<String> {
+    inv.entries
+        .iter()
+        .filter(|e| e.is_error())
+        .map(|e| e.display_text())
+        .collect()
 }

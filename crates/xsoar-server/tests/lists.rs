@@ -8,6 +8,18 @@ use axum::http::StatusCode;
 use common::{ok_json, Api};
 use serde_json::{json, Value};
 
+/// A server with no content over an in-memory store, and that store.
+async fn server_with_store() -> (Api, xsoar_store::Store) {
+    let (store, _) = xsoar_store::Store::open_in_memory().expect("store");
+    let h = common::server(
+        common::engine(&[]),
+        store.clone(),
+        xsoar_server::ServerConfig::with_key(common::KEY),
+    )
+    .await;
+    (h, store)
+}
+
 /// Run a war-room line in the playground; its entries.
 async fn run(h: &Api, line: &str) -> Vec<Value> {
     let pg = h.state.playground_id().to_owned();
@@ -132,13 +144,7 @@ async fn saved_lists_feed_dt_and_commands_and_changes_survive_a_restart() {
 
 #[tokio::test]
 async fn a_list_created_by_a_command_is_stored_as_plain_text() {
-    let (store, _) = xsoar_store::Store::open_in_memory().expect("store");
-    let h = common::server(
-        common::engine(&[]),
-        store.clone(),
-        xsoar_server::ServerConfig::with_key(common::KEY),
-    )
-    .await;
+    let (h, store) = server_with_store().await;
     run(&h, "!createList listName=New listData=x").await;
     let stored = store.content(Some("list")).await.expect("content");
     assert_eq!(stored.len(), 1);
@@ -169,13 +175,7 @@ fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
 /// store), a pack of lists only is accepted, and a bad list file refuses the whole pack.
 #[tokio::test]
 async fn a_pack_upload_stores_its_lists() {
-    let (store, _) = xsoar_store::Store::open_in_memory().expect("store");
-    let h = common::server(
-        common::engine(&[]),
-        store.clone(),
-        xsoar_server::ServerConfig::with_key(common::KEY),
-    )
-    .await;
+    let (h, store) = server_with_store().await;
     let pack = zip_of(&[
         (
             "pack_metadata.json",
