@@ -226,6 +226,9 @@ pub struct ListFile {
     pub data: String,
     /// Where it came from (for messages).
     pub file: String,
+    /// The `type` a list file declares (`plain_text`, `JSON`, ...); `None` for `--list` files,
+    /// which hold the text itself.
+    pub list_type: Option<String>,
 }
 
 /// Whether a path must hold a list: a `.json` file in a `Lists` folder or named `list-*.json`.
@@ -275,6 +278,12 @@ fn read_list_file(path: &Path) -> std::result::Result<Option<ListFile>, String> 
         .and_then(|v| v.as_str())
         .filter(|n| !n.trim().is_empty());
     let data = obj.and_then(|o| o.get("data"));
+    let list_type = obj
+        .and_then(|o| o.get("type"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
     let (name, data) = match (name, data) {
         (Some(n), Some(serde_json::Value::String(d))) => (n.to_owned(), d.clone()),
         _ if !required => return Ok(None),
@@ -314,6 +323,7 @@ fn read_list_file(path: &Path) -> std::result::Result<Option<ListFile>, String> 
         name,
         data,
         file: shown,
+        list_type,
     }))
 }
 
@@ -368,6 +378,7 @@ pub fn read_list_arg(arg: &str) -> Result<ListFile> {
         name: name.to_owned(),
         data,
         file: file.to_owned(),
+        list_type: None,
     })
 }
 
@@ -389,6 +400,20 @@ pub fn all_lists(
         lists.push(read_list_arg(arg)?);
     }
     Ok((lists, problems))
+}
+
+/// The `type` each list's file declares, by list name, for `GET /lists` to report a list the
+/// server never stored (a later list of the same name wins, as it does for the text; a
+/// `--list` file declares nothing).
+pub fn declared_types(lists: &[ListFile]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for l in lists {
+        match &l.list_type {
+            Some(t) => out.insert(l.name.clone(), t.clone()),
+            None => out.remove(&l.name),
+        };
+    }
+    out
 }
 
 /// Lists as the engine holds them (a later file of the same name wins).

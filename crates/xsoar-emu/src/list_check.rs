@@ -1,5 +1,4 @@
-//! What list files say beyond a list's name and text: `validate`'s check of each file, and
-//! the `type` a file declares.
+//! `validate`'s check of list files.
 //!
 //! `run`, `serve` and `test` load the list files of the content paths with
 //! [`content::load_lists`], which reports an unusable list file and skips it. `validate` must
@@ -7,15 +6,10 @@
 //! it hands the loader one `.json` file at a time and turns each problem into an error
 //! [`Diagnostic`] of that file. What a list file is (a `Lists/` folder, `list-*.json`, a split
 //! list's `<name>_data.json`) stays decided by the loader alone.
-//!
-//! The loader keeps a list's name and text only; `serve` also needs the `type` a pack's list
-//! file declares (`plain_text`, `JSON`, ...) so that `GET /lists` reports a list it never
-//! stored as the file declares it. [`declared_types`] reads it from the files the loader used.
 
 use crate::content;
 use anyhow::Result;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use xsoar_content::{Diagnostic, Severity};
 
 /// What `validate` found in one list file.
@@ -47,45 +41,6 @@ pub fn check_list_files(paths: &[PathBuf]) -> Result<Vec<CheckedList>> {
         });
     }
     Ok(out)
-}
-
-/// The `type` each list's file declares, by list name (a later list of the same name wins,
-/// as it does for the text). A file that is not a list object naming that list (a `--list`
-/// file holds the list's text itself) declares nothing.
-pub fn declared_types(lists: &[content::ListFile]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for l in lists {
-        match declared_type(Path::new(&l.file), &l.name) {
-            Some(t) => out.insert(l.name.clone(), t),
-            None => out.remove(&l.name),
-        };
-    }
-    out
-}
-
-fn declared_type(file: &Path, name: &str) -> Option<String> {
-    if !is_json(file) {
-        return None;
-    }
-    let text = std::fs::read_to_string(file).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let obj = value.as_object()?;
-    let names_it = [obj.get("name"), obj.get("id")]
-        .into_iter()
-        .flatten()
-        .any(|n| n.as_str() == Some(name));
-    if !names_it || !obj.get("data").is_some_and(serde_json::Value::is_string) {
-        return None;
-    }
-    obj.get("type")
-        .and_then(serde_json::Value::as_str)
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-}
-
-fn is_json(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()) == Some("json")
 }
 
 /// A loader problem (`FILE[:LINE:COL]: message`) as an error of `file`. A problem about

@@ -7,7 +7,6 @@
 //! never ends up guarding a reachable port by accident.
 
 use crate::content;
-use crate::list_check;
 use crate::setup;
 use crate::EngineOpts;
 use anyhow::{anyhow, bail, Context, Result};
@@ -142,7 +141,7 @@ fn reload_fn(engine: Arc<Engine>, extra: Vec<PathBuf>, list_args: Vec<String>) -
                 let (lists, list_problems) =
                     content::all_lists(&extra, &list_args).map_err(|e| format!("{e:#}"))?;
                 problems.extend(list_problems);
-                engine.set_list_types(list_check::declared_types(&lists));
+                engine.set_list_types(content::declared_types(&lists));
                 let lists = lists.into_iter().map(|l| (l.name, l.data)).collect();
                 Ok(ReloadOutcome {
                     items,
@@ -192,10 +191,6 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
         Store::open(&xsoar_store::db_path(&args.data_dir))?
     };
     let env = setup::build(engine_opts).await?;
-    // `GET /lists` reports a list read from a file with the `type` the file declares.
-    let (lists, _) = content::all_lists(&engine_opts.content, &engine_opts.lists)?;
-    env.engine
-        .set_list_types(list_check::declared_types(&lists));
     let config = ServerConfig {
         api_keys: vec![key.clone()],
         base_instances: env.engine.instance_specs(),

@@ -80,12 +80,12 @@ fn load_content(opts: &EngineOpts) -> Result<Vec<ContentItem>> {
 
 /// The lists of the content paths and `--list`; unusable list files are reported on stderr
 /// and skipped, a bad `--list` is an error.
-pub fn load_lists(opts: &EngineOpts) -> Result<xsoar_engine::Lists> {
+pub fn load_lists(opts: &EngineOpts) -> Result<Vec<content::ListFile>> {
     let (lists, problems) = content::all_lists(&opts.content, &opts.lists)?;
     for p in problems {
         eprintln!("warning: skipped {p}");
     }
-    Ok(content::engine_lists(&lists))
+    Ok(lists)
 }
 
 /// When no SIGNL4 instance is configured: start the embedded simulator and add the instance
@@ -145,7 +145,10 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
     };
     let engine = Arc::new(Engine::new(clock, EngineOptions::default()));
     engine.add_content(load_content(opts)?);
-    engine.replace_lists(load_lists(opts)?);
+    let lists = load_lists(opts)?;
+    engine.replace_lists(content::engine_lists(&lists));
+    // `GET /lists` reports a list read from a file with the `type` the file declares.
+    engine.set_list_types(content::declared_types(&lists));
     engine.register_factory(xsoar_signl4::factory());
     let mut specs = match config::config_path(opts.config.as_deref()) {
         Some(p) => {
@@ -340,7 +343,7 @@ pub async fn build_test_env(
     };
     Ok(TestEnv {
         library,
-        lists: load_lists(opts)?,
+        lists: content::engine_lists(&load_lists(opts)?),
         instances,
         factories: vec![xsoar_signl4::factory()],
         simulator,
