@@ -401,11 +401,12 @@ async fn playbook(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> ApiResult<playbooks::PlaybookGraph> {
-    let lib = api.backend.engine().library();
+    let engine = api.backend.engine();
+    let lib = engine.library();
     let pb = lib
         .playbook(&id)
         .ok_or_else(|| ConsoleError::NotFound(format!("no playbook '{id}' is loaded")))?;
-    Ok(Json(playbooks::graph(pb)))
+    Ok(Json(playbooks::graph(pb, &|name| engine.secret_args(name))))
 }
 
 async fn integrations(State(api): State<Api>) -> ApiResult<Vec<instances::IntegrationView>> {

@@ -154,8 +154,10 @@ fn depths(pb: &Playbook) -> HashMap<String, usize> {
     depth
 }
 
-/// The graph of a playbook.
-pub fn graph(pb: &Playbook) -> PlaybookGraph {
+/// The graph of a playbook. `secret_args` names the `secret: true` arguments of a command or
+/// script: a value a task passes to one of them is drawn as `******`, as runs and entries show
+/// it, even when the playbook's YAML spells it out.
+pub fn graph(pb: &Playbook, secret_args: &dyn Fn(&str) -> Vec<String>) -> PlaybookGraph {
     let depth = depths(pb);
     let mut per_row: HashMap<usize, usize> = HashMap::new();
     let max_depth = depth.values().copied().max().unwrap_or(0);
@@ -173,6 +175,11 @@ pub fn graph(pb: &Playbook) -> PlaybookGraph {
             }
         };
         let target = t.target();
+        let secret = match target {
+            TaskTarget::Command { command, .. } => secret_args(command),
+            TaskTarget::Script(s) => secret_args(s),
+            _ => Vec::new(),
+        };
         let manual = match t.task_type {
             TaskType::Condition => {
                 t.conditions.is_empty()
@@ -212,7 +219,14 @@ pub fn graph(pb: &Playbook) -> PlaybookGraph {
             arguments: t
                 .script_arguments
                 .iter()
-                .map(|(k, v)| (k.clone(), describe_arg(v)))
+                .map(|(k, v)| {
+                    let shown = if secret.contains(k) {
+                        xsoar_connector::MASK.to_owned()
+                    } else {
+                        describe_arg(v)
+                    };
+                    (k.clone(), shown)
+                })
                 .collect(),
         });
         for (label, targets) in &t.next_tasks {

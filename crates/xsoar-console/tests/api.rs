@@ -790,6 +790,74 @@ async fn playbook_runs_waits_and_completes_from_the_api() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// A playbook that spells out a value for a `secret: true` argument: the work plan shows the
+/// argument masked, as the task's run and entries do.
+#[tokio::test]
+async fn the_playbook_graph_masks_values_of_secret_arguments() {
+    const TOKEN: &str = "hard-coded-TOKEN-93c1";
+    let (w, app) = open_console().await;
+    let integration = r#"
+commonfields: {id: Notifier, version: -1}
+name: Notifier
+display: Notifier
+category: Utilities
+description: Takes a secret token.
+configuration: []
+script:
+  type: python
+  script: ''
+  commands:
+  - name: notify
+    description: sends with a token
+    arguments:
+    - {name: token, description: t, secret: true}
+    - {name: text, description: x}
+"#;
+    let playbook = format!(
+        r#"
+id: notify-pb
+name: Notify
+starttaskid: "0"
+tasks:
+  "0":
+    id: "0"
+    taskid: a
+    type: start
+    task: {{id: a, version: -1, name: "", iscommand: false, brand: ""}}
+    nexttasks:
+      '#none#': ["1"]
+  "1":
+    id: "1"
+    taskid: b
+    type: regular
+    task: {{id: b, version: -1, name: Notify, iscommand: true, brand: "", script: "|||notify"}}
+    scriptarguments:
+      token: {{simple: {TOKEN}}}
+      text: {{simple: hello}}
+"#
+    );
+    let mut items = Vec::new();
+    for (text, file) in [
+        (integration, "Notifier.yml"),
+        (playbook.as_str(), "notify.yml"),
+    ] {
+        let (item, diags) = xsoar_content::parse_any(text, file);
+        assert!(diags.iter().all(|d| !d.is_error()), "{file}: {diags:?}");
+        items.push(item.expect("parses"));
+    }
+    w.engine.add_content(items);
+    let r = get(&app, "/console/api/playbooks/notify-pb").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(!r.text.contains(TOKEN), "{}", r.text);
+    let graph = r.json();
+    let task = graph["tasks"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["id"] == "1"))
+        .expect("task 1");
+    assert_eq!(task["arguments"]["token"], "******");
+    assert_eq!(task["arguments"]["text"], "hello");
+}
+
 #[tokio::test]
 async fn backend_trait_object_is_usable_by_other_servers() {
     // The REST server will hold the backend as a trait object and merge the router.
