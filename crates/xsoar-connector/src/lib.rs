@@ -74,6 +74,12 @@ pub trait InvestigationView: Send + Sync + std::fmt::Debug {
     fn investigation_context(&self) -> &Value {
         self.context()
     }
+    /// The contexts a read looks in, innermost first: a sub-playbook's private context, the
+    /// private contexts of the sub-playbooks around it, then the investigation's. A key missing
+    /// in one is read from the next, as DT reads it.
+    fn context_layers(&self) -> Vec<&Value> {
+        vec![self.context()]
+    }
     /// The text of an XSOAR list (`getList`, `${lists.<name>}`), if the list exists.
     fn list(&self, _name: &str) -> Option<&str> {
         None

@@ -1,7 +1,7 @@
 //! The binary, driven as a user would: validate, run, instances, playbooks, the embedded and
 //! a standalone SIGNL4 simulator, a config file with a secret from the environment.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -950,6 +950,66 @@ tasks:
     let doc = json(&out);
     assert_eq!(doc["run"]["root"]["tasks"]["3"]["state"], "Completed");
     assert_eq!(doc["run"]["root"]["tasks"]["2"]["state"], "NotExecuted");
+}
+
+/// The corpus "Context Polling - Generic" playbook: GenericPolling with the native
+/// `CheckContextValue`, whose first run (inside `RunPollingCommand`) and later polls read the
+/// investigation's context from within the private context of the polling sub-playbook.
+#[test]
+fn context_polling_reads_the_investigation_context() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = dir.path().join("ctx.json");
+    let poll = |context: &str| {
+        std::fs::write(&ctx, context).expect("write");
+        let ctx = ctx.to_string_lossy().into_owned();
+        run(&mut emu(&[
+            "playbook",
+            "run",
+            "tests/data/corpus/playbooks/playbook-Context_Polling_-_Generic.yml",
+            "-C",
+            "tests/data/corpus/playbooks/playbook-GenericPolling.yml",
+            "--context",
+            &ctx,
+            "--input",
+            "key=Job.Status",
+            "--input",
+            "value=^done$",
+            "--virtual-clock",
+            "--json",
+        ]))
+    };
+    // Already there: the first run finds it and nothing is scheduled.
+    let (code, out, err) = poll(r#"{"Job": {"Status": "done"}}"#);
+    assert_eq!(code, 0, "{out}{err}");
+    let doc = json(&out);
+    assert_eq!(doc["run"]["state"], "completed", "{out}");
+    // GenericPolling runs in a private context: the answer is in its entries.
+    let said = |doc: &Value, text: &str| {
+        doc["entries"].as_array().is_some_and(|e| {
+            e.iter()
+                .any(|e| e["contents"]["exists"] == json!(text == "yes"))
+        })
+    };
+    assert!(said(&doc, "yes") && !said(&doc, "no"), "{out}");
+    assert!(
+        doc["notes"].as_array().is_some_and(|n| n
+            .iter()
+            .any(|n| n.as_str().is_some_and(|s| s.contains("0 scheduled polls")))),
+        "{}",
+        doc["notes"]
+    );
+    // Another value: every poll says no.
+    let (_, out, err) = poll(r#"{"Job": {"Status": "running"}}"#);
+    let doc = json(&out);
+    assert!(said(&doc, "no") && !said(&doc, "yes"), "{out}{err}");
+    // Polled every minute up to the playbook's 10-minute timeout, then the playbook goes on.
+    let answers = doc["entries"].as_array().map_or(0, |e| {
+        e.iter()
+            .filter(|e| e["contents"]["exists"] == json!(false))
+            .count()
+    });
+    assert!(answers >= 5, "the first run and the polls: {out}");
+    assert_eq!(doc["run"]["state"], "completed", "{out}");
 }
 
 #[test]

@@ -70,6 +70,14 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "builtins/PrintContext.yml",
         include_str!("../builtins/PrintContext.yml"),
     ),
+    (
+        "builtins/CheckContextValue.yml",
+        include_str!("../builtins/CheckContextValue.yml"),
+    ),
+    (
+        "builtins/CheckFieldValue.yml",
+        include_str!("../builtins/CheckFieldValue.yml"),
+    ),
 ];
 
 /// Commands that accept arguments beyond their declaration (incident fields by machine name).
@@ -91,6 +99,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetErrorsFromEntry",
     "VerifyContext",
     "ParseJSON",
+    "CheckContextValue",
+    "CheckFieldValue",
     "setIncident",
     "closeInvestigation",
     "taskComplete",
@@ -175,8 +185,92 @@ fn is_empty_value(v: Option<&Value>) -> bool {
     }
 }
 
-/// Parse JSON text into a value for `Set` (objects and lists only, unless stringify).
-fn set_value(v: &Value, stringify: bool) -> Value {
+/// How `Set` (JavaScript) and `SetAndHandleEmpty` (Python) turn a text value into what they
+/// store, unless `stringify=true`. Values that are not text (lists and objects from DT,
+/// numbers) are stored as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetParse {
+    /// `Set.js`: a numeric text (`!isNaN`) becomes a number (`JSON.parse` with a `.`, else
+    /// `BigInt`: decimal, `0x`/`0o`/`0b`), anything else goes through `JSON.parse`; text
+    /// neither accepts stays text.
+    Set,
+    /// `SetAndHandleEmpty.py`: `json.loads`, text it refuses stays text.
+    HandleEmpty,
+}
+
+/// The value `Set` / `SetAndHandleEmpty` store for `v`.
+fn set_script_value(v: &Value, stringify: bool, dialect: SetParse) -> Value {
+    let Value::String(text) = v else {
+        return v.clone();
+    };
+    if stringify {
+        return v.clone();
+    }
+    let parsed = match dialect {
+        SetParse::Set => js_numeric(text).or_else(|| json_text(text)),
+        SetParse::HandleEmpty => json_text(text),
+    };
+    parsed.unwrap_or_else(|| v.clone())
+}
+
+/// Whole JSON text (surrounding whitespace allowed, as `JSON.parse` and `json.loads` allow).
+fn json_text(text: &str) -> Option<Value> {
+    serde_json::from_str(text.trim()).ok()
+}
+
+/// `Set.js` on a text `Number()` reads as a number: `Some(number)` when it stores a number,
+/// `Some(text)` when it keeps the text (`BigInt` refuses `1e3` or `Infinity`), `None` when
+/// the text is not numeric. A whole number beyond what a context number holds exactly (±2^63)
+/// stays text rather than lose digits.
+fn js_numeric(text: &str) -> Option<Value> {
+    let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if t.is_empty() {
+        return None;
+    }
+    let radix = |prefix: &str, radix: u32| {
+        t.get(..2)
+            .filter(|p| p.eq_ignore_ascii_case(prefix))
+            .and_then(|_| u64::from_str_radix(&t[2..], radix).ok())
+    };
+    if let Some(n) = radix("0x", 16)
+        .or_else(|| radix("0o", 8))
+        .or_else(|| radix("0b", 2))
+    {
+        return Some(Value::from(n));
+    }
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let numeric = body == "Infinity"
+        || (body.chars().any(|c| c.is_ascii_digit())
+            && body.parse::<f64>().is_ok()
+            && !body.contains(['i', 'I', 'n', 'N']));
+    if !numeric {
+        return None;
+    }
+    let kept = || Some(Value::String(text.to_owned()));
+    if t.contains('.') {
+        // JSON.parse: `1.5` and `-0.5`, but not `.5`, `5.` or `+1.5`.
+        return match serde_json::from_str::<Value>(t) {
+            Ok(n @ Value::Number(_)) => Some(n),
+            _ => kept(),
+        };
+    }
+    // BigInt: an optional sign and decimal digits only.
+    if !body.chars().all(|c| c.is_ascii_digit()) {
+        return kept();
+    }
+    let digits = t.strip_prefix('+').unwrap_or(t);
+    match digits.parse::<i64>() {
+        Ok(n) => Some(Value::from(n)),
+        Err(_) => match digits.parse::<u64>() {
+            Ok(n) => Some(Value::from(n)),
+            Err(_) => kept(),
+        },
+    }
+}
+
+/// JSON object or list text parsed (anything else kept): how `VerifyContext` reads an
+/// expected value.
+fn json_container(v: &Value, stringify: bool) -> Value {
     match v {
         Value::String(s) if !stringify => {
             let t = s.trim();
@@ -229,7 +323,16 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
         // SetAndHandleEmpty's own words for an empty value.
         return Ok(CommandResult::markdown("value is None".to_owned()));
     }
-    let value = set_value(value.unwrap_or(&Value::Null), arg_bool(args, "stringify"));
+    let dialect = if handle_empty {
+        SetParse::HandleEmpty
+    } else {
+        SetParse::Set
+    };
+    let value = set_script_value(
+        value.unwrap_or(&Value::Null),
+        arg_bool(args, "stringify"),
+        dialect,
+    );
     let result = CommandResult::markdown(format!("Key {key} set"));
     Ok(if arg_bool(args, "append") {
         result.with_context(key, value)
@@ -551,6 +654,8 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
             }
         }
         "getList" | "createList" | "setList" | "addToList" | "removeFromList" => list_command(call),
+        "CheckContextValue" => check_context_value(call),
+        "CheckFieldValue" => check_field_value(call),
         "setIncident" => set_incident(args),
         "closeInvestigation" => Ok(CommandResult::markdown("Investigation closed").with_effect(
             Effect::CloseInvestigation {
@@ -569,6 +674,142 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
             command: other.to_owned(),
         }),
     }
+}
+
+/// `CheckContextValue key= [regex=] [ignore_case=]`: whether the context key holds data, as
+/// the CommonScripts script answers for GenericPolling. The key is a path of object keys
+/// split at `.` (no list indexes, no DT), read in the private context of a sub-playbook first,
+/// then in the contexts around it.
+fn check_context_value(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let args = call.args;
+    let key = arg_text(args, "key").unwrap_or_default();
+    let matcher = value_matcher(args)?;
+    let value = call.investigation.and_then(|view| {
+        view.context_layers()
+            .into_iter()
+            .find_map(|layer| object_path(layer, &key))
+    });
+    let exists = holds_data(value, matcher.as_ref(), "CheckContextValue")?;
+    Ok(presence_result(
+        "CheckContextKey",
+        "key",
+        &key,
+        exists,
+        if exists {
+            "The key exists."
+        } else {
+            "The key does not exist."
+        },
+    ))
+}
+
+/// `CheckFieldValue field= [regex=] [ignore_case=]`: whether the incident field (custom fields
+/// too) holds data, as the CommonScripts script answers for GenericPolling.
+fn check_field_value(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let args = call.args;
+    let field = arg_text(args, "field").unwrap_or_default();
+    let matcher = value_matcher(args)?;
+    let value = call.investigation.and_then(|view| {
+        let incident = view.incident();
+        incident.get(&field).or_else(|| {
+            incident
+                .get("CustomFields")
+                .and_then(|custom| custom.get(&field))
+        })
+    });
+    let exists = holds_data(value, matcher.as_ref(), "CheckFieldValue")?;
+    Ok(presence_result(
+        "CheckFieldValue",
+        "field",
+        &field,
+        exists,
+        if exists {
+            "The field exists."
+        } else {
+            "The field does not exist."
+        },
+    ))
+}
+
+/// The `regex` argument compiled (`ignore_case=True`: case-insensitive), if given.
+fn value_matcher(args: &Args) -> Result<Option<regex::Regex>, ConnectorError> {
+    let Some(pattern) = arg_text(args, "regex").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    regex::RegexBuilder::new(&pattern)
+        .case_insensitive(arg_bool(args, "ignore_case"))
+        .build()
+        .map(Some)
+        .map_err(|e| ConnectorError::InvalidArgument {
+            name: "regex".into(),
+            message: format!("'{pattern}' is not a valid regular expression: {e}"),
+        })
+}
+
+/// `a.b.c` through nested objects only.
+fn object_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .try_fold(root, |v, segment| v.as_object()?.get(segment))
+}
+
+/// Whether a value counts as present: truthy as Python sees it (not null, `false`, `0`, or an
+/// empty text, list or object) and, with a regular expression, text it matches somewhere. A
+/// regular expression against anything but text fails, as `re.search` does.
+fn holds_data(
+    value: Option<&Value>,
+    matcher: Option<&regex::Regex>,
+    script: &str,
+) -> Result<bool, ConnectorError> {
+    let truthy = match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+        Some(Value::Bool(true)) => true,
+    };
+    match (value, matcher) {
+        (_, None) => Ok(truthy),
+        (_, Some(_)) if !truthy => Ok(false),
+        (Some(Value::String(text)), Some(re)) => Ok(re.is_match(text)),
+        (Some(other), Some(_)) => Err(ConnectorError::Other(format!(
+            "Failed to execute {script} script. Error: the value is {}, not text, so the regular \
+             expression cannot be matched against it",
+            json_kind(other)
+        ))),
+        (None, Some(_)) => Ok(false),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `{<key_field>: name, exists}` under `prefix`, keyed on `key_field`, as the scripts'
+/// `CommandResults` write it.
+fn presence_result(
+    prefix: &str,
+    key_field: &str,
+    name: &str,
+    exists: bool,
+    readable: &str,
+) -> CommandResult {
+    let data = json!({ key_field: name, "exists": exists });
+    CommandResult::from_outputs(xsoar_connector::Outputs {
+        prefix: Some(prefix.to_owned()),
+        key_fields: vec![key_field.to_owned()],
+        readable_output: Some(readable.to_owned()),
+        outputs: Some(data.clone()),
+        raw_response: Some(data),
+        replace_existing: false,
+    })
 }
 
 /// `DeleteContext subplaybook=`: `no`/`false` deletes in the investigation's context even from
@@ -772,7 +1013,7 @@ fn verify_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorErro
         .filter(|v| !is_empty_value(Some(v)))
     {
         let expected_text = xsoar_context::to_display_string(expected);
-        let expected_json = set_value(expected, false);
+        let expected_json = json_container(expected, false);
         let actual_text = xsoar_context::to_display_string(&found);
         if found != expected_json && actual_text != expected_text {
             return Ok(CommandResult::error(format!(

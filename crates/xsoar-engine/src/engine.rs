@@ -170,6 +170,11 @@ pub struct HookCall<'a> {
     pub args: &'a Map<String, Value>,
     /// Instance name for real executions (`None` when intercepting).
     pub instance: Option<&'a str>,
+    /// The investigation the command runs in, when intercepting: a script the hook runs
+    /// natively (GenericPolling's `RunPollingCommand`) reads its context and incident.
+    pub investigation: Option<&'a Investigation>,
+    /// The private contexts of the sub-playbooks the command runs in, outermost first.
+    pub private: &'a [Value],
 }
 
 /// Intercepts commands before dispatch (mocks) and observes real executions (recording).
@@ -887,6 +892,7 @@ impl Engine {
             let private = !scope.private.is_empty();
             let view = View {
                 context: scope.private.last().unwrap_or(&inv.context),
+                layers: &scope.private,
                 incident: &inv.incident,
                 investigation: inv,
                 modules: &registry_modules,
@@ -919,6 +925,8 @@ impl Engine {
                     command: &target.definition.name,
                     args: call_args,
                     instance: Some(&target.instance),
+                    investigation: None,
+                    private: &[],
                 };
                 hook.record(&call, &results);
             }
@@ -1127,6 +1135,8 @@ impl Engine {
             command: name,
             args: &args,
             instance: None,
+            investigation: Some(&*inv),
+            private: &scope.private,
         };
         let instance = hook.instance_label(&call);
         // retry-count / retry-interval apply to mocked calls exactly as to real ones.
@@ -1863,6 +1873,8 @@ fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
 /// Read-only view handed to connectors (builtins read context and entries through it).
 struct View<'a> {
     context: &'a Value,
+    /// The private contexts of the sub-playbooks the command runs in, outermost first.
+    layers: &'a [Value],
     incident: &'a Value,
     investigation: &'a Investigation,
     modules: &'a Value,
@@ -1901,6 +1913,13 @@ impl InvestigationView for View<'_> {
     }
     fn investigation_context(&self) -> &Value {
         &self.investigation.context
+    }
+    fn context_layers(&self) -> Vec<&Value> {
+        self.layers
+            .iter()
+            .rev()
+            .chain(std::iter::once(&self.investigation.context))
+            .collect()
     }
     fn list(&self, name: &str) -> Option<&str> {
         self.lists.get(name)

@@ -282,11 +282,7 @@ fn join_runs_once_after_pruned_branches() {
         );
         assert_eq!(run.state, RunState::Completed);
         assert_eq!(inv.context["Branch"], json!(branch));
-        assert_eq!(
-            inv.context["Joined"],
-            json!("1"),
-            "the join ran exactly once"
-        );
+        assert_eq!(inv.context["Joined"], json!(1), "the join ran exactly once");
         assert_eq!(run.root.tasks["5"].executions, 1);
         // A builtin condition runs nothing: no target, not "manual".
         let condition = run.root.tasks.values().find(|t| t.name == "severe?");
@@ -859,7 +855,7 @@ fn loop_exit_runs_after_earlier_passes_pruned_it() {
     assert_eq!(run.root.tasks["2"].label.as_deref(), Some("yes"));
     assert_eq!(state_of(&run, "3"), TaskState::Completed);
     assert_eq!(inv.context["After"], json!("yes"));
-    assert_eq!(inv.context["Joined"], json!("1"), "the join ran once");
+    assert_eq!(inv.context["Joined"], json!(1), "the join ran once");
     assert_eq!(run.root.tasks["5"].executions, 1);
 }
 
@@ -1188,8 +1184,8 @@ fn quiet_mode_writes_context_and_errors_but_no_other_entries() {
     ))
     .expect("runs");
     assert_eq!(run.state, RunState::Completed);
-    assert_eq!(inv.context["A"], json!("1"), "context is still written");
-    assert_eq!(inv.context["B"], json!("2"));
+    assert_eq!(inv.context["A"], json!(1), "context is still written");
+    assert_eq!(inv.context["B"], json!(2));
     let inherits = &run.root.tasks["1"];
     assert!(inherits.entries.is_empty());
     assert!(inherits.inputs.is_empty(), "{:?}", inherits.inputs);

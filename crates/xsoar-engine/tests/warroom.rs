@@ -841,3 +841,122 @@ fn error_texts(inv: &Investigation) -> Vec<String> {
         .map(|e| e.display_text())
         .collect()
 }
+
+/// `CheckContextValue` / `CheckFieldValue`, GenericPolling's usual polling commands: whether a
+/// context key or incident field holds data (optionally text matching a regex), written under
+/// `CheckContextKey` / `CheckFieldValue` keyed on the name, so repeated polls update one item.
+#[test]
+fn check_context_and_field_value_answer_like_the_polling_scripts() {
+    let engine = engine(vec![]);
+    let mut inv = Investigation::new(
+        "7",
+        json!({"name": "Test incident", "severity": 2, "CustomFields": {"ticketid": "T-42"}}),
+    );
+    let outcome = |inv: &mut Investigation, line: &str| {
+        futures::executor::block_on(engine.execute_line(inv, line))
+    };
+    let last_text = |inv: &Investigation| {
+        inv.entries
+            .last()
+            .map(|e| e.display_text())
+            .unwrap_or_default()
+    };
+
+    outcome(&mut inv, "!CheckContextValue key=Job.Status");
+    assert_eq!(last_text(&inv), "The key does not exist.");
+    assert_eq!(
+        inv.context["CheckContextKey"],
+        json!({"key": "Job.Status", "exists": false})
+    );
+    outcome(&mut inv, "!Set key=Job.Status value=Done");
+    outcome(&mut inv, "!CheckContextValue key=Job.Status regex=^done$");
+    assert_eq!(last_text(&inv), "The key does not exist.", "case matters");
+    outcome(
+        &mut inv,
+        "!CheckContextValue key=Job.Status regex=^done$ ignore_case=True",
+    );
+    assert_eq!(last_text(&inv), "The key exists.");
+    // Keyed on `key`: the poll updated the one item instead of adding another.
+    assert_eq!(
+        inv.context["CheckContextKey"],
+        json!({"key": "Job.Status", "exists": true})
+    );
+    outcome(&mut inv, "!CheckContextValue key=Other");
+    assert_eq!(
+        inv.context["CheckContextKey"],
+        json!([{"key": "Job.Status", "exists": true}, {"key": "Other", "exists": false}])
+    );
+
+    // Empty values are not data (a text "0" is: only a number 0 would not be).
+    outcome(&mut inv, "!Set key=Empty value=[]");
+    outcome(&mut inv, "!CheckContextValue key=Empty");
+    assert_eq!(last_text(&inv), "The key does not exist.");
+
+    // Errors name what is wrong.
+    let r = outcome(&mut inv, "!CheckContextValue key=Job regex=done");
+    assert_eq!(r.status, xsoar_engine::InvokeStatus::Error);
+    assert!(
+        last_text(&inv).contains("the value is an object, not text"),
+        "{}",
+        last_text(&inv)
+    );
+    let r = outcome(&mut inv, "!CheckContextValue key=Job.Status regex=(");
+    assert_eq!(r.status, xsoar_engine::InvokeStatus::Error);
+    assert!(
+        last_text(&inv).contains("regex") && last_text(&inv).contains("'('"),
+        "{}",
+        last_text(&inv)
+    );
+    let r = outcome(&mut inv, "!CheckContextValue");
+    assert_eq!(r.status, xsoar_engine::InvokeStatus::Error);
+    assert!(last_text(&inv).contains("key"), "{}", last_text(&inv));
+
+    // Incident fields, custom fields included.
+    outcome(&mut inv, "!CheckFieldValue field=ticketid regex=^T-\\d+$");
+    assert_eq!(last_text(&inv), "The field exists.");
+    outcome(&mut inv, "!CheckFieldValue field=closenotes");
+    assert_eq!(last_text(&inv), "The field does not exist.");
+    assert_eq!(
+        inv.context["CheckFieldValue"],
+        json!([{"field": "ticketid", "exists": true}, {"field": "closenotes", "exists": false}])
+    );
+}
+
+/// `Set` stores what `Set.js` stores: numeric text as a number (`BigInt` for whole numbers,
+/// so `1e3` stays text), other JSON text parsed; `SetAndHandleEmpty` what `json.loads` reads.
+#[test]
+fn set_parses_values_as_the_scripts_do() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!Set key=int value=007",
+            "!Set key=neg value=-5",
+            "!Set key=dec value=1.5",
+            "!Set key=exp value=1e3",
+            "!Set key=hex value=0x10",
+            "!Set key=huge value=123456789012345678901234567890",
+            "!Set key=yes value=true",
+            r#"!Set key=quoted value='"x"'"#,
+            "!Set key=word value=abc",
+            "!Set key=kept value=1 stringify=true",
+            "!SetAndHandleEmpty key=h_exp value=1e3",
+            "!SetAndHandleEmpty key=h_hex value=0x10",
+            "!SetAndHandleEmpty key=h_int value=42",
+        ],
+    );
+    let c = &inv.context;
+    assert_eq!(c["int"], json!(7));
+    assert_eq!(c["neg"], json!(-5));
+    assert_eq!(c["dec"], json!(1.5));
+    assert_eq!(c["exp"], json!("1e3"), "BigInt refuses an exponent");
+    assert_eq!(c["hex"], json!(16));
+    assert_eq!(c["huge"], json!("123456789012345678901234567890"));
+    assert_eq!(c["yes"], json!(true));
+    assert_eq!(c["quoted"], json!("x"));
+    assert_eq!(c["word"], json!("abc"));
+    assert_eq!(c["kept"], json!("1"));
+    assert_eq!(c["h_exp"], json!(1000.0));
+    assert_eq!(c["h_hex"], json!("0x10"));
+    assert_eq!(c["h_int"], json!(42));
+}

@@ -315,7 +315,8 @@ impl TestHook {
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
         named.push((arg_name, Value::String(ids.join(","))));
-        let results = run_nested(&engine, &command, named).await;
+        let reads = call.investigation.map(|inv| (inv, call.private));
+        let results = run_nested(&engine, &command, named, reads).await;
         Ok(CommandOutput {
             results,
             debug_log: Vec::new(),
@@ -419,9 +420,21 @@ pub(crate) async fn run_nested(
     engine: &Arc<Engine>,
     command: &str,
     named: Vec<(String, Value)>,
+    reads: Option<(&Investigation, &[Value])>,
 ) -> Vec<CommandResult> {
-    let mut scratch = Investigation::new("polling", json!({}));
+    // A scratch copy of what the command may read (the investigation's context and incident,
+    // the private contexts around it), as XSOAR runs it in the same investigation; what it
+    // writes comes back as its results only.
     let mut scope = ExecScope::default();
+    let mut scratch = match reads {
+        Some((inv, private)) => {
+            let mut copy = Investigation::new(inv.id.clone(), inv.incident.clone());
+            copy.context = inv.context.clone();
+            scope.private = private.to_vec();
+            copy
+        }
+        None => Investigation::new("polling", json!({})),
+    };
     let shown = render_command(engine, command, &named);
     let invocation = Invocation {
         command: command.to_owned(),

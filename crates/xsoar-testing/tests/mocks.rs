@@ -35,6 +35,8 @@ fn select_in(
         command,
         args: &args,
         instance: None,
+        investigation: None,
+        private: &[],
     };
     let uses = if uses.is_empty() {
         vec![0; set.mocks().len()]
