@@ -209,6 +209,13 @@ pub trait ConnectorFactory: Send + Sync {
     fn aliases(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+
+    /// Instance parameters the connectors of this brand read beyond those the integration
+    /// YAML declares (SIGNL4's advanced `url`, which the official pack's YAML lacks), so a
+    /// configuration that sets one is not refused as a typo. Default: none.
+    fn extra_params(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// One instance's implementation of an integration's commands.

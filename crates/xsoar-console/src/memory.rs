@@ -27,6 +27,9 @@ pub struct MemoryBackend {
     engine: Arc<Engine>,
     run_options: RunOptions,
     state: Mutex<State>,
+    /// Embedded-simulator instances set aside while an enabled instance of their brand is
+    /// configured (restored when none is left), as `serve` lists them.
+    stood_down: Mutex<Vec<InstanceSpec>>,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -153,7 +156,37 @@ impl MemoryBackend {
                 next_incident: 1,
                 ..State::default()
             }),
+            stood_down: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The instances to run with after a change: the embedded simulator's instance of a brand
+    /// is used only while no enabled instance of that brand is configured (as at start), so a
+    /// command never runs on both the simulator and the instance just added.
+    fn with_simulators_in_place(&self, specs: Vec<InstanceSpec>) -> Vec<InstanceSpec> {
+        let configured: std::collections::HashSet<String> = specs
+            .iter()
+            .filter(|s| s.enabled && !s.simulated)
+            .map(|s| s.brand.clone())
+            .collect();
+        let mut stood_down = match self.stood_down.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let (set_aside, mut active): (Vec<_>, Vec<_>) = specs
+            .into_iter()
+            .partition(|s| s.simulated && configured.contains(&s.brand));
+        stood_down.extend(set_aside);
+        let (back, still): (Vec<_>, Vec<_>) = std::mem::take(&mut *stood_down)
+            .into_iter()
+            .partition(|s| !configured.contains(&s.brand));
+        *stood_down = still;
+        for spec in back {
+            if !active.iter().any(|a| a.name == spec.name) {
+                active.push(spec);
+            }
+        }
+        active
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -426,7 +459,8 @@ impl ConsoleBackend for MemoryBackend {
 
     fn save_instances(&self, specs: Vec<InstanceSpec>) -> BackendFuture<'_, ()> {
         Box::pin(async move {
-            self.engine.set_instances(specs);
+            self.engine
+                .set_instances(self.with_simulators_in_place(specs));
             Ok(())
         })
     }

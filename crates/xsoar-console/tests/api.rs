@@ -535,7 +535,14 @@ async fn secrets_never_leave_and_edits_keep_them() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(w.engine.instance_specs().len(), 2);
+    // The backup instance, enabled above, stays SIGNL4's instance: the simulator stays aside.
+    let left: Vec<String> = w
+        .engine
+        .instance_specs()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(left, [OTHER_INSTANCE]);
     let r = call(
         &app,
         Method::DELETE,
@@ -788,6 +795,63 @@ async fn playbook_runs_waits_and_completes_from_the_api() {
     )
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// An enabled SIGNL4 instance added in the console takes the embedded simulator's place, as a
+/// configured one does at start: a command runs once, on it; deleting it brings the simulator
+/// back.
+#[tokio::test]
+async fn an_added_instance_takes_the_simulators_place() {
+    let (w, app) = open_console().await;
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|i| i["enabled"] == true)
+                    .filter_map(|i| i["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let url = w.sim.url();
+    let r = post(
+        &app,
+        "/console/api/instances",
+        json!({"name": "oncall", "brand": "SIGNL4", "params": {"secret": OTHER_SECRET, "url": url}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(names(&r.json()), ["oncall"], "{}", r.text);
+    let out = post(
+        &app,
+        "/console/api/investigations/playground/execute",
+        json!({"line": "!signl4_alert title=x message=y"}),
+    )
+    .await
+    .json();
+    let entries = out["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "echo and one result: {out}");
+    assert_eq!(entries[1]["instance"], "oncall");
+    assert_eq!(entries[1]["simulated"], false);
+
+    let r = call(
+        &app,
+        Method::DELETE,
+        "/console/api/instances/oncall",
+        None,
+        &[CSRF],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(names(&r.json()), [SIM_INSTANCE], "{}", r.text);
+    let out = post(
+        &app,
+        "/console/api/investigations/playground/execute",
+        json!({"line": "!signl4_alert title=x message=y"}),
+    )
+    .await
+    .json();
+    assert_eq!(out["entries"][1]["instance"], SIM_INSTANCE, "{out}");
 }
 
 /// A playbook that spells out a value for a `secret: true` argument: the work plan shows the

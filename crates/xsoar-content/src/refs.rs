@@ -46,6 +46,12 @@ pub trait Vocabulary {
     /// `Ok` when the engine can parse every `${...}` of this `simple` value; otherwise what is
     /// wrong with the first it cannot.
     fn dt_template(&self, text: &str) -> Result<(), String>;
+
+    /// What is wrong with a `${` of this `simple` value that is never closed (the engine uses
+    /// the value as literal text), if one is not. Default: nothing.
+    fn unclosed_template(&self, _text: &str) -> Option<String> {
+        None
+    }
 }
 
 fn key(k: &str) -> PathSeg {
@@ -230,6 +236,12 @@ impl Cx<'_> {
             ArgValue::Simple(s) => {
                 let checked = self.vocab.dt_template(s);
                 self.dt(who, with(at, [key("simple")]), checked);
+                if let Some(why) = self.vocab.unclosed_template(s) {
+                    self.out.push(Pending::warning(
+                        with(at, [key("simple")]),
+                        format!("{who}: {why}"),
+                    ));
+                }
             }
         }
     }

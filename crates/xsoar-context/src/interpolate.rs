@@ -79,6 +79,45 @@ pub fn check_template(template: &str) -> Result<(), DtError> {
     Ok(())
 }
 
+/// The first `${` of a template that is never closed, described for a person (`None`: every
+/// `${` is closed). [`interpolate`] keeps such a `${` as literal text, so a typo such as
+/// `${incident.[severity}` reaches a command as those characters; `validate` warns about it.
+pub fn unclosed_interpolation(template: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(found) = template.get(from..).and_then(|t| t.find("${")) {
+        let pos = from + found;
+        match crate::scan::interpolation_end(template, pos) {
+            Some(end) => from = end + 1,
+            None => {
+                let column = |byte: usize| template[..byte].chars().count() + 1;
+                // The innermost `(` or `[` still open at the end: what swallowed the `}`.
+                let mut open: Vec<(char, usize)> = Vec::new();
+                for (i, c) in template[pos + 2..].char_indices() {
+                    match c {
+                        '(' | '[' => open.push((c, pos + 2 + i)),
+                        ')' | ']' => {
+                            open.pop();
+                        }
+                        _ => {}
+                    }
+                }
+                let inside = match open.last() {
+                    Some(&(c, at)) => format!(
+                        "; the '{c}' at column {} inside it is never closed",
+                        column(at)
+                    ),
+                    None => String::new(),
+                };
+                return Some(format!(
+                    "the '${{' at column {} is never closed{inside}, so the value is used as literal text",
+                    column(pos)
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// The string form of a value in a template: strings as they are, numbers and booleans in JSON
 /// form, lists joined with `,` (elements in this same form, `null` as empty), objects as
 /// compact JSON, `null` as the empty string.

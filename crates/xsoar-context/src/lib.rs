@@ -30,7 +30,9 @@ mod scan;
 mod scope;
 
 pub use error::DtError;
-pub use interpolate::{check_template, interpolate, to_display_string, Interpolated};
+pub use interpolate::{
+    check_template, interpolate, to_display_string, unclosed_interpolation, Interpolated,
+};
 pub use js::{eval_js, js_truthy};
 pub use merge::{
     append_path, check_entry_context_key, clear_except, delete_index, delete_path, get_path,

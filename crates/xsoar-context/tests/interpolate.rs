@@ -186,3 +186,31 @@ fn syntax_checks_agree_with_evaluation() {
     assert_eq!(err.expression, "Files().Name");
     assert_eq!(err.message, "empty selector");
 }
+
+#[test]
+fn unclosed_interpolations_are_described_with_their_columns() {
+    use xsoar_context::unclosed_interpolation;
+    for closed in [
+        "plain",
+        "${a.b}",
+        "x ${a(val.b == 'c')} ${d}",
+        "$ {x}",
+        "${a} and $",
+    ] {
+        assert_eq!(unclosed_interpolation(closed), None, "{closed:?}");
+    }
+    assert_eq!(
+        unclosed_interpolation("sev ${incident.[severity}").as_deref(),
+        Some(
+            "the '${' at column 5 is never closed; the '[' at column 16 inside it is never closed, \
+             so the value is used as literal text"
+        )
+    );
+    assert_eq!(
+        unclosed_interpolation("${ok} ${missing").as_deref(),
+        Some("the '${' at column 7 is never closed, so the value is used as literal text")
+    );
+    // Columns count characters, not bytes.
+    assert!(unclosed_interpolation("é ${a(")
+        .is_some_and(|m| m.contains("column 3") && m.contains("'(' at column 6")));
+}

@@ -94,14 +94,25 @@ pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Files under `paths` that `wanted` accepts, sorted and without repeats. Hidden entries,
-/// `target` and `node_modules` are not entered; a file named directly in `paths` is kept when
-/// `named_always`, else only when `wanted` accepts it.
+/// `target` and `node_modules` are not entered, nor a folder already walked (a symbolic link
+/// back to a parent would otherwise be followed round and round); a file named directly in
+/// `paths` is kept when `named_always`, else only when `wanted` accepts it.
 fn files_under(
     paths: &[PathBuf],
     wanted: fn(&Path) -> bool,
     named_always: bool,
 ) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, wanted: fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> Result<()> {
+    fn walk(
+        dir: &Path,
+        wanted: fn(&Path) -> bool,
+        seen: &mut std::collections::HashSet<PathBuf>,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        if let Ok(real) = std::fs::canonicalize(dir) {
+            if !seen.insert(real) {
+                return Ok(());
+            }
+        }
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -113,7 +124,7 @@ fn files_under(
                 continue;
             }
             if e.is_dir() {
-                walk(&e, wanted, out)?;
+                walk(&e, wanted, seen, out)?;
             } else if wanted(&e) {
                 out.push(e);
             }
@@ -121,10 +132,11 @@ fn files_under(
         Ok(())
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         if meta.is_dir() {
-            walk(p, wanted, &mut out)?;
+            walk(p, wanted, &mut seen, &mut out)?;
         } else if named_always || wanted(p) {
             out.push(p.clone());
         }

@@ -71,7 +71,7 @@ struct Cli {
 }
 
 /// Options shared by the commands that build an engine.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct EngineOpts {
     /// Instance config file (default: $XSOAR_EMU_CONFIG, else ./xsoar-emu.yaml if present).
     #[arg(long, global = true)]
@@ -93,12 +93,14 @@ pub struct EngineOpts {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Load content and report problems (one line per file, then a summary).
+    /// Load content and report problems (one line per file, then a summary). Exit code: 0, 1
+    /// when a file has errors, 2 when a path cannot be read.
     Validate {
         /// Files or folders (default: integrations/ and playbooks/).
         paths: Vec<PathBuf>,
     },
     /// Run war-room lines in order on one investigation; print entries and the final context.
+    /// Exit code: 0, or 1 when an entry is an error.
     Run {
         /// War-room lines, e.g. '!Print value="hello"'. None, or `-`: read them from standard
         /// input, one per line (at a prompt when it is a terminal; Ctrl-D ends the session).
@@ -189,7 +191,8 @@ enum Cmd {
 #[derive(Debug, Subcommand)]
 enum PlaybookCmd {
     /// Run a playbook on an incident and print the run report. Exit code: 0 completed,
-    /// 1 failed, 3 waiting for a manual task.
+    /// 1 failed, 3 waiting for a manual task, 2 nothing ran (a playbook file with errors, an
+    /// --input or --complete naming nothing in the playbook).
     Run {
         /// A playbook YAML file, or the id or name of a loaded playbook.
         playbook: String,

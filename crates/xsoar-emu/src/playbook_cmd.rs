@@ -102,6 +102,29 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
         ..RunOptions::default()
     };
     let inputs = parse_inputs(&args.inputs)?;
+    // An input the playbook does not declare would be ignored, and its default (or nothing)
+    // used instead: refuse it, as a --complete naming no task is refused.
+    if let Some(p) = engine.library().playbook(&playbook_ref) {
+        let declared = || p.inputs.iter().map(|i| i.key.as_str());
+        for key in inputs.keys() {
+            if declared().any(|d| d == key) {
+                continue;
+            }
+            let hint = xsoar_engine::closest_name(key, declared())
+                .map(|n| format!(" (did you mean '{n}'?)"))
+                .unwrap_or_default();
+            let names: Vec<&str> = declared().collect();
+            bail!(
+                "--input {key}: playbook '{}' has no input '{key}'{hint}; its inputs: {}",
+                p.name,
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            );
+        }
+    }
     // GenericPolling's scripts (RunPollingCommand, ScheduleGenericPolling) run natively, as
     // under `xsoar-emu test`; every other command runs on the configured instances.
     let (hook_id, hook_name) = engine

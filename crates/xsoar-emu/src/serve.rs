@@ -178,9 +178,33 @@ async fn stop_signal() {
     }
 }
 
+/// What the start banner says of SIGNL4 when the embedded simulator runs: a stored SIGNL4
+/// instance (added over REST or in the console) takes its place, the simulator standing by for
+/// when that instance is disabled or deleted.
+fn signl4_line(specs: &[xsoar_engine::InstanceSpec], sim_url: &str) -> String {
+    let stored: Vec<String> = specs
+        .iter()
+        .filter(|s| s.brand == "SIGNL4" && s.enabled && !s.simulated)
+        .map(|s| format!("'{}'", s.name))
+        .collect();
+    if stored.is_empty() {
+        format!("  SIGNL4: embedded simulator at {sim_url} (no SIGNL4 instance configured)")
+    } else {
+        format!(
+            "  SIGNL4: stored instance {} handles SIGNL4 commands; embedded simulator at {sim_url} standing by",
+            stored.join(", ")
+        )
+    }
+}
+
 /// Run the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> {
     let addr = resolve(&args.bind).await?;
+    // Listen first: a port in use is reported before an API key is generated and stored,
+    // which would otherwise be shown by no start (it is printed only when it is generated).
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let (key, source) = api_key(&args, addr, std::env::var(KEY_ENV).ok())?;
     if !args.in_memory {
         create_data_dir(&args.data_dir)?;
@@ -205,9 +229,6 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
     let state = AppState::new(env.engine.clone(), store.clone(), config)
         .await
         .context("cannot start the server")?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().unwrap_or(addr);
     let shown = if local.ip().is_unspecified() {
         SocketAddr::from(([127, 0, 0, 1], local.port()))
@@ -235,10 +256,7 @@ pub async fn run(args: ServeArgs, engine_opts: &EngineOpts) -> Result<ExitCode> 
     outln!("  playground: {}", state.playground_id());
     outln!("  web console: {base_url}/ (log in with the API key)");
     if let Some(sim) = &env.simulator {
-        outln!(
-            "  SIGNL4: embedded simulator at {} (no SIGNL4 instance configured)",
-            sim.url()
-        );
+        outln!("{}", signl4_line(&env.engine.instance_specs(), &sim.url()));
     }
     match &source {
         KeySource::Env => outln!("  API key: from {KEY_ENV}"),
@@ -312,6 +330,53 @@ mod tests {
 
     fn local() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+
+    #[test]
+    fn the_banner_says_which_instance_handles_signl4() {
+        let spec = |name: &str, enabled: bool, simulated: bool| xsoar_engine::InstanceSpec {
+            name: name.into(),
+            brand: "SIGNL4".into(),
+            enabled,
+            params: serde_json::Map::new(),
+            simulated,
+        };
+        let sim = "http://127.0.0.1:1";
+        let alone = signl4_line(&[spec("signl4-simulator", true, true)], sim);
+        assert!(alone.contains("(no SIGNL4 instance configured)"), "{alone}");
+        let disabled = signl4_line(
+            &[
+                spec("signl4-simulator", true, true),
+                spec("s4", false, false),
+            ],
+            sim,
+        );
+        assert!(
+            disabled.contains("(no SIGNL4 instance configured)"),
+            "{disabled}"
+        );
+        let stored = signl4_line(&[spec("s4-real", true, false)], sim);
+        assert_eq!(
+            stored,
+            "  SIGNL4: stored instance 's4-real' handles SIGNL4 commands; embedded simulator at http://127.0.0.1:1 standing by"
+        );
+    }
+
+    /// A port in use is reported before an API key is generated: a key generated then would
+    /// be shown by no start.
+    #[tokio::test]
+    async fn a_busy_port_stores_no_key() {
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = busy.local_addr().expect("addr").port();
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let mut a = args(&data, false);
+        a.bind = format!("127.0.0.1:{port}");
+        let err = run(a, &EngineOpts::default())
+            .await
+            .expect_err("port in use");
+        assert!(format!("{err:#}").contains("cannot listen on"), "{err:#}");
+        assert!(!data.join("api-key").exists());
     }
 
     #[test]

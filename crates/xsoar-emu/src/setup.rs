@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use xsoar_connector::ConnectorFactory;
 use xsoar_content::{
     check_duplicates, check_playbook_references, check_playbook_vocabulary, resolve_positions,
     ContentItem, Diagnostic, Library, Vocabulary,
@@ -113,12 +114,45 @@ async fn embedded_simulator(specs: &mut Vec<InstanceSpec>) -> Result<Option<Embe
     Ok(Some(EmbeddedSimulator { handle }))
 }
 
-/// Every configured instance must name a loaded integration: an instance of a misspelt brand
-/// would otherwise sit unused while its commands go elsewhere (for SIGNL4, to the embedded
-/// simulator, paging nobody).
-fn check_brands(specs: &[InstanceSpec], lib: &Library, file: &str) -> Result<()> {
+/// Every configured instance must name a loaded integration, and every parameter it sets must
+/// be one the integration declares: an instance of a misspelt brand would otherwise sit unused
+/// while its commands go elsewhere (for SIGNL4, to the embedded simulator, paging nobody), and
+/// a misspelt parameter would be ignored while its default applies (a misspelt `url` sends
+/// alerts to the real SIGNL4 service instead of the simulator or test server meant).
+fn check_instances(
+    specs: &[InstanceSpec],
+    lib: &Library,
+    factories: &[Arc<dyn ConnectorFactory>],
+    file: &str,
+) -> Result<()> {
     for spec in specs {
-        if lib.integration(&spec.brand).is_some() {
+        if let Some(integration) = lib.integration(&spec.brand) {
+            let extra = factories
+                .iter()
+                .filter(|f| f.brand() == integration.name)
+                .flat_map(|f| f.extra_params().iter().copied());
+            let declared = || {
+                integration
+                    .params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .chain(extra.clone())
+            };
+            for name in spec.params.keys() {
+                if declared().any(|d| d == name) {
+                    continue;
+                }
+                let hint = xsoar_engine::closest_name(name, declared())
+                    .map(|n| format!(" (did you mean '{n}'?)"))
+                    .unwrap_or_default();
+                let names: Vec<&str> = declared().collect();
+                bail!(
+                    "{file}: instance '{}': integration {} has no parameter '{name}'{hint}; its parameters: {}",
+                    spec.name,
+                    integration.name,
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                );
+            }
             continue;
         }
         let names: Vec<&str> = lib.integrations().map(|i| i.name.as_str()).collect();
@@ -149,11 +183,19 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
     engine.replace_lists(content::engine_lists(&lists));
     // `GET /lists` reports a list read from a file with the `type` the file declares.
     engine.set_list_types(content::declared_types(&lists));
-    engine.register_factory(xsoar_signl4::factory());
+    let factories = [xsoar_signl4::factory()];
+    for f in &factories {
+        engine.register_factory(f.clone());
+    }
     let mut specs = match config::config_path(opts.config.as_deref()) {
         Some(p) => {
             let specs = config::load_instances(&p, &|name| std::env::var(name).ok())?;
-            check_brands(&specs, &engine.library(), &p.display().to_string())?;
+            check_instances(
+                &specs,
+                &engine.library(),
+                &factories,
+                &p.display().to_string(),
+            )?;
             specs
         }
         None => Vec::new(),
@@ -204,6 +246,10 @@ impl Vocabulary for EngineVocabulary {
 
     fn dt_template(&self, text: &str) -> Result<(), String> {
         xsoar_context::check_template(text).map_err(|e| e.to_string())
+    }
+
+    fn unclosed_template(&self, text: &str) -> Option<String> {
+        xsoar_context::unclosed_interpolation(text)
     }
 }
 
@@ -333,7 +379,16 @@ pub async fn build_test_env(
         library.add(item);
     }
     let mut instances = match config::config_path(opts.config.as_deref()) {
-        Some(p) => config::load_instances(&p, &|name| std::env::var(name).ok())?,
+        Some(p) => {
+            let specs = config::load_instances(&p, &|name| std::env::var(name).ok())?;
+            check_instances(
+                &specs,
+                &library,
+                &[xsoar_signl4::factory()],
+                &p.display().to_string(),
+            )?;
+            specs
+        }
         None => Vec::new(),
     };
     let simulator = if start_simulator && !opts.no_simulator {

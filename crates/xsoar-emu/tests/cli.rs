@@ -173,6 +173,47 @@ fn validate_reports_file_line_and_column() {
     );
 }
 
+/// A symbolic link back to a parent folder is not followed round: each file is loaded once.
+#[cfg(unix)]
+#[test]
+fn validate_does_not_follow_a_link_back_to_a_parent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        root().join("playbooks/SIGNL4_Alert_and_Close.yml"),
+        dir.path().join("pb.yml"),
+    )
+    .expect("copy");
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).expect("symlink");
+    let (code, out, err) = run(&mut emu(&["validate", &dir.path().to_string_lossy()]));
+    assert!(
+        out.contains("1 files: 0 integrations, 0 scripts, 1 playbooks"),
+        "{out}{err}"
+    );
+    assert!(!out.contains("loop/"), "{out}");
+    assert_ne!(code, 2, "{out}{err}");
+}
+
+/// A `${` never closed in a `simple` value is a warning (the engine uses the value as literal
+/// text), located in the file, not an error and not silence.
+#[test]
+fn validate_warns_about_a_dollar_brace_never_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = dir.path().join("broken_dt.yml");
+    std::fs::write(
+        &pb,
+        "id: b\nname: B\nstarttaskid: \"0\"\ntasks:\n  \"0\": {id: \"0\", type: start, task: {name: s}, nexttasks: {'#none#': [\"1\"]}}\n  \"1\":\n    id: \"1\"\n    type: regular\n    task: {name: print it, scriptName: Print}\n    scriptarguments:\n      value: {simple: \"sev ${incident.[severity}\"}\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(&mut emu(&["validate", &pb.to_string_lossy()]));
+    assert_eq!(code, 0, "a warning only: {out}{err}");
+    assert!(
+        out.contains("broken_dt.yml:11:")
+            && out.contains("warning: task \"1\" (\"print it\"): the '${' at column 5 is never closed; the '[' at column 16")
+            && out.contains("0 errors, 1 warnings"),
+        "{out}"
+    );
+}
+
 #[test]
 fn validate_reports_each_finding_once_with_its_position() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -440,6 +481,61 @@ fn misspelt_brand_in_the_config_is_an_error() {
     }
 }
 
+/// A parameter the integration does not declare (a misspelt `url`) is refused, not ignored:
+/// ignored, the default URL would send the alerts to the real SIGNL4 service.
+#[test]
+fn misspelt_parameter_in_the_config_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("xsoar-emu.yaml");
+    std::fs::write(
+        &config,
+        "instances:\n- name: oncall\n  brand: SIGNL4\n  params:\n    secret: {env: QA_S4_SECRET}\n    urll: http://127.0.0.1:9\n",
+    )
+    .expect("config");
+    let cfg = config.to_str().unwrap_or_default();
+    for args in [
+        vec!["instances", "--config", cfg],
+        vec!["test-instance", "oncall", "--config", cfg],
+        vec!["run", "!signl4_alert title=x message=y", "--config", cfg],
+        vec![
+            "test",
+            "tests/playbooks",
+            "--mocks",
+            "tests/mocks",
+            "--config",
+            cfg,
+        ],
+    ] {
+        let (code, out, err) = run(emu(&args).env("QA_S4_SECRET", "topsecret-abc123"));
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("instance 'oncall': integration SIGNL4 has no parameter 'urll' (did you mean 'url'?)")
+                && err.contains("xsoar-emu.yaml"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !out.contains("topsecret") && !err.contains("topsecret"),
+            "{out}{err}"
+        );
+    }
+    // `url` is read by the connector even with the official pack's YAML, which lacks it.
+    std::fs::write(
+        &config,
+        "instances:\n- name: oncall\n  brand: SIGNL4\n  params:\n    secret: {env: QA_S4_SECRET}\n    url: http://127.0.0.1:9\n",
+    )
+    .expect("config");
+    let (code, out, err) = run(emu(&[
+        "instances",
+        "--config",
+        cfg,
+        "-C",
+        "tests/data/corpus/integrations/SIGNL4.yml",
+    ])
+    .env("QA_S4_SECRET", "topsecret-abc123"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("url:"), "{out}");
+}
+
 /// `debug-mode=true` shows the debug log under its entry, and `--json` carries it in `files`;
 /// the simulator's secret is masked in both.
 #[test]
@@ -569,6 +665,37 @@ fn playbook_run_reports_and_exit_codes() {
         err.contains("playbook 'No Such Playbook' is not loaded"),
         "{err}"
     );
+}
+
+/// An `--input` the playbook does not declare is refused (exit 2, nothing runs) instead of
+/// being ignored while the input's default applies.
+#[test]
+fn playbook_run_refuses_an_input_the_playbook_does_not_declare() {
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        "playbooks/SIGNL4_Alert_and_Close.yml",
+        "--input",
+        "alertingScenario=emergency",
+        "--virtual-clock",
+    ]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("--input alertingScenario: playbook 'SIGNL4 Alert and Close' has no input 'alertingScenario' (did you mean 'AlertingScenario'?)"),
+        "{err}"
+    );
+    assert!(!out.contains("SIGNL4 alert created"), "nothing ran: {out}");
+    let (code, out, err) = run(&mut emu(&[
+        "playbook",
+        "run",
+        "playbooks/SIGNL4_Alert_and_Close.yml",
+        "--input",
+        "AlertingScenario=emergency",
+        "--complete",
+        "handled",
+        "--virtual-clock",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
 }
 
 #[test]

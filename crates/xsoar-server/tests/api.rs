@@ -463,7 +463,7 @@ async fn delete_context_and_notes() {
     h.run("!Set key=A value=1").await;
     assert_eq!(
         h.context(h.state.playground_id(), "${.}").await,
-        json!({"A": "1"})
+        json!({"A": 1})
     );
     let e = h.run("!DeleteContext all=yes").await;
     assert_ne!(e[0]["type"], 4, "{}", e[0]);
@@ -1111,7 +1111,7 @@ async fn state_survives_a_restart() {
         .await
         .json();
     assert_eq!(v["total"], 1);
-    assert_eq!(h.context(&pg, "${Kept}").await, json!("42"));
+    assert_eq!(h.context(&pg, "${Kept}").await, json!(42));
     let entries = h
         .post(&format!("/investigation/{pg}"), json!({"pageSize": 100}))
         .await

@@ -320,7 +320,7 @@ fn every_endpoint_answers_bad_bodies_with_a_clear_4xx() {
             )
             .await,
         );
-        assert_eq!(ctx, json!("1"), "stored context changed");
+        assert_eq!(ctx, json!(1), "stored context changed");
         assert!(api.get("/health/server").await.status.is_success());
     });
 }

@@ -85,6 +85,12 @@ impl ConnectorFactory for Signl4Factory {
         ALIASES
     }
 
+    /// `url` points an instance at a simulator or test server, also with the official pack's
+    /// YAML, which declares only `secret` and `proxy`.
+    fn extra_params(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+
     /// A webhook URL pasted into `url` (`…/webhook/<secret>`) carries a team secret, maybe
     /// another team's than the `secret` parameter: every path segment after `webhook` is one.
     fn extra_secrets(&self, instance: &InstanceConfig) -> Vec<Secret> {
@@ -330,7 +336,9 @@ impl Connector for Signl4Connector {
                     Ok(_) => Ok(()),
                     Err(error) => {
                         let error = error.into_connector_error(&self.endpoint.masker);
-                        tracing::warn!(error = %error, "SIGNL4 test failed");
+                        // The caller reports the result (CLI, REST, console): logged below the
+                        // default level so a terminal does not show it twice.
+                        tracing::info!(error = %error, "SIGNL4 test failed");
                         Err(error)
                     }
                 }

@@ -453,8 +453,8 @@ impl Endpoint {
             String::new()
         };
         let hint = match code {
-            404 => "Check the team or integration secret (instance parameter 'secret'): SIGNL4 has no \
-                    webhook for it. Copy it again from the SIGNL4 portal; if the url parameter points \
+            404 => "The secret (instance parameter 'secret') matches no SIGNL4 webhook: copy the team \
+                    or integration secret again from the SIGNL4 portal; if the url parameter points \
                     at a simulator, use one of the simulator's secrets."
                 .to_owned(),
             400 => "SIGNL4 rejected the request body. Check the command arguments (title, message and \

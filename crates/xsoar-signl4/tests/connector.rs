@@ -359,7 +359,7 @@ async fn test_module_reports_a_bad_secret_in_plain_words() {
         "{err}"
     );
     assert!(
-        err.contains("Check the team or integration secret (instance parameter 'secret')"),
+        err.contains("The secret (instance parameter 'secret') matches no SIGNL4 webhook"),
         "{err}"
     );
     assert_no_secret(&err, SECRET);

@@ -103,9 +103,9 @@ async fn wrong_secret_against_the_simulator_reads_well() {
         err.to_string(),
         "Error in API call to SIGNL4 integration [404] - Not Found\n\
          SIGNL4 said: NotFound: Webhook not found. Check the team or integration secret.\n\
-         Check the team or integration secret (instance parameter 'secret'): SIGNL4 has no webhook \
-         for it. Copy it again from the SIGNL4 portal; if the url parameter points at a simulator, \
-         use one of the simulator's secrets."
+         The secret (instance parameter 'secret') matches no SIGNL4 webhook: copy the team or \
+         integration secret again from the SIGNL4 portal; if the url parameter points at a \
+         simulator, use one of the simulator's secrets."
     );
     assert!(handle
         .simulator()

@@ -106,12 +106,14 @@ pub enum StoreError {
     #[error("the store is closed")]
     Closed,
     /// The data directory or a database file could not be created or restricted.
-    #[error("cannot create or restrict access to {path}: {source}")]
+    /// (The I/O error is part of the message, not a `source`: reported as a chain, it would
+    /// be said twice.)
+    #[error("cannot create or restrict access to {path}: {error}")]
     Permissions {
         /// The directory or file.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

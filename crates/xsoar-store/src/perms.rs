@@ -29,10 +29,10 @@ pub enum DataDirReport {
     Loose(u32),
 }
 
-fn error(path: &Path, source: std::io::Error) -> StoreError {
+fn error(path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Permissions {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 
