@@ -120,7 +120,15 @@ impl Connector for Builtins {
         &'a self,
         call: CommandCall<'a>,
     ) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
-        Box::pin(async move { run(&call).map(CommandOutput::single) })
+        Box::pin(async move {
+            if call.command == "SetAndHandleEmpty" {
+                return set_and_handle_empty(call.args).map(|results| CommandOutput {
+                    results,
+                    debug_log: Vec::new(),
+                });
+            }
+            run(&call).map(CommandOutput::single)
+        })
     }
 
     fn test_module(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
@@ -201,7 +209,12 @@ enum SetParse {
 /// The value `Set` / `SetAndHandleEmpty` store for `v`.
 fn set_script_value(v: &Value, stringify: bool, dialect: SetParse) -> Value {
     let Value::String(text) = v else {
-        return v.clone();
+        // Set.js with stringify: `JSON.stringify` of a list or object.
+        return if stringify {
+            Value::String(v.to_string())
+        } else {
+            v.clone()
+        };
     };
     if stringify {
         return v.clone();
@@ -294,7 +307,7 @@ fn required<'a>(args: &'a Args, name: &str) -> Result<&'a Value, ConnectorError>
         })
 }
 
-fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorError> {
+fn set(args: &Args) -> Result<CommandResult, ConnectorError> {
     let key = arg_text(args, "key").unwrap_or_default();
     if key.trim().is_empty() {
         return Err(ConnectorError::InvalidArgument {
@@ -304,34 +317,15 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
     }
     check_set_key(&key, arg_bool(args, "append"))?;
     let value = args.get("value");
-    // SetAndHandleEmpty skips what Python reads as false (`""`, `[]`, `{}`); `Set` stores an
-    // empty list or object it is given (an empty text never reaches it: `value` is required).
-    let empty = if handle_empty {
-        is_empty_value(value)
-    } else {
-        matches!(value, None | Some(Value::Null)) || value.and_then(Value::as_str) == Some("")
-    };
-    if empty {
-        if handle_empty && arg_bool(args, "force") {
-            return Ok(
-                CommandResult::markdown(format!("Key {key} set")).with_effect(Effect::SetContext {
-                    path: key,
-                    value: Value::String(String::new()),
-                }),
-            );
-        }
-        // SetAndHandleEmpty's own words for an empty value.
+    // `Set` stores an empty list or object it is given (an empty text never reaches it:
+    // `value` is required); with nothing to store it says so in SetAndHandleEmpty's words.
+    if matches!(value, None | Some(Value::Null)) || value.and_then(Value::as_str) == Some("") {
         return Ok(CommandResult::markdown("value is None".to_owned()));
     }
-    let dialect = if handle_empty {
-        SetParse::HandleEmpty
-    } else {
-        SetParse::Set
-    };
     let value = set_script_value(
         value.unwrap_or(&Value::Null),
         arg_bool(args, "stringify"),
-        dialect,
+        SetParse::Set,
     );
     let result = CommandResult::markdown(format!("Key {key} set"));
     Ok(if arg_bool(args, "append") {
@@ -339,6 +333,97 @@ fn set_like(args: &Args, handle_empty: bool) -> Result<CommandResult, ConnectorE
     } else {
         result.with_effect(Effect::SetContext { path: key, value })
     })
+}
+
+/// `SetAndHandleEmpty` as its current JavaScript does it: `key` is a list (one entry per key);
+/// text is parsed as JSON unless `stringify=true`, which stores JavaScript's `String()` of the
+/// value instead; a value JavaScript reads as false (missing, `""`, `0`, `false`, `null`) is
+/// skipped ("value is None") unless `force=true`; by default the value is appended to the key
+/// (an `EntryContext` merge), `append=false` overwrites it.
+fn set_and_handle_empty(args: &Args) -> Result<Vec<CommandResult>, ConnectorError> {
+    let keys: Vec<String> = arg_list(args, "key")
+        .iter()
+        .map(xsoar_context::to_display_string)
+        .filter(|k| !k.trim().is_empty())
+        .collect();
+    if keys.is_empty() {
+        return Err(ConnectorError::InvalidArgument {
+            name: "key".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    let overwrite = arg_text(args, "append").as_deref() == Some("false");
+    for key in &keys {
+        check_set_key(key, !overwrite)?;
+    }
+    let value = args.get("value").map(|v| {
+        if arg_bool(args, "stringify") {
+            Value::String(if v.is_null() {
+                String::new()
+            } else {
+                js_string(v)
+            })
+        } else {
+            set_script_value(v, false, SetParse::HandleEmpty)
+        }
+    });
+    let set = value.as_ref().is_some_and(js_truthy) || arg_bool(args, "force");
+    Ok(keys
+        .into_iter()
+        .map(|key| {
+            if !set {
+                return CommandResult::markdown("value is None");
+            }
+            let stored = value.clone().unwrap_or(Value::String(String::new()));
+            let result = CommandResult::markdown(format!("Key {key} set"));
+            if overwrite {
+                result.with_effect(Effect::SetContext {
+                    path: key,
+                    value: stored,
+                })
+            } else {
+                result.with_context(key, stored)
+            }
+        })
+        .collect())
+}
+
+/// Whether JavaScript reads a value as true: not `null`, `false`, `0` or `""` (lists and
+/// objects, even empty, are true).
+fn js_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// JavaScript's `String(v)`: numbers as JavaScript prints them (`1`, not `1.0`), lists joined
+/// with `,` (`null` items empty), objects as `[object Object]`.
+fn js_string(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                if i.is_null() {
+                    String::new()
+                } else {
+                    js_string(i)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(_) => "[object Object]".into(),
+    }
 }
 
 /// `Set`'s key, checked before anything is written: with `append=true` it is an `EntryContext`
@@ -487,99 +572,66 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
             arg_text(args, "value").unwrap_or_default(),
         )),
         "PrintContext" => print_context(call),
-        "Set" => set_like(args, false),
-        "SetAndHandleEmpty" => set_like(args, true),
-        "DeleteContext" => {
-            let global = delete_in_investigation_context(args)?;
-            let all = arg_bool(args, "all");
-            if all {
-                let keep: Vec<String> = arg_list(args, "keysToKeep")
-                    .iter()
-                    .map(xsoar_context::to_display_string)
-                    .collect();
-                return Ok(CommandResult::markdown("Context cleared")
-                    .with_effect(Effect::ClearContext { keep, global }));
-            }
-            let Some(key) = arg_text(args, "key").filter(|k| !k.trim().is_empty()) else {
-                return Err(ConnectorError::InvalidArgument {
-                    name: "key".into(),
-                    message: "give a key to delete, or all=yes".into(),
-                });
-            };
-            match arg_text(args, "index") {
-                Some(i) => {
-                    let index: usize =
-                        i.trim()
-                            .parse()
-                            .map_err(|_| ConnectorError::InvalidArgument {
-                                name: "index".into(),
-                                message: format!("'{i}' is not a list index"),
-                            })?;
-                    // Say so when there is no such item, rather than claim a deletion.
-                    let len = view.map(|v| {
-                        let ctx = if global {
-                            v.investigation_context()
-                        } else {
-                            v.context()
-                        };
-                        match xsoar_context::get_path(ctx, &key) {
-                            Some(Value::Array(items)) => items.len(),
-                            Some(_) => 1,
-                            None => 0,
-                        }
-                    });
-                    if let Some(len) = len.filter(|len| index >= *len) {
-                        return Ok(CommandResult::markdown(format!(
-                            "Nothing deleted: {key} has {len} item{}, so there is no index {index}",
-                            if len == 1 { "" } else { "s" }
-                        )));
-                    }
-                    Ok(
-                        CommandResult::markdown(format!("Deleted index {index} of {key}"))
-                            .with_effect(Effect::DeleteContextIndex {
-                                path: key,
-                                index,
-                                global,
-                            }),
-                    )
-                }
-                None => Ok(CommandResult::markdown(format!("Key {key} deleted"))
-                    .with_effect(Effect::DeleteContext { path: key, global })),
-            }
-        }
+        "Set" => set(args),
+        "SetAndHandleEmpty" => set_and_handle_empty(args)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ConnectorError::InvalidArgument {
+                name: "key".into(),
+                message: "must not be empty".into(),
+            }),
+        "DeleteContext" => delete_context(call),
         "PrintErrorEntry" => Ok(CommandResult::error(
             arg_text(args, "message").unwrap_or_default(),
         )),
         "isError" => {
-            let ids = arg_list(args, "entryId");
+            // A list, or one id (the script does not split text at commas).
+            let ids = match args.get("entryId") {
+                Some(Value::Array(items)) => items.clone(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(one) => vec![one.clone()],
+            };
             let any_error = ids.iter().any(|id| {
                 let id = xsoar_context::to_display_string(id);
                 view.and_then(|v| v.entry_type(&id)) == Some(4)
             });
             Ok(label(any_error))
         }
-        "Exists" => Ok(label(!is_empty_value(args.get("value")))),
+        // Exists.js: a list exists when it has elements, anything else when JavaScript reads
+        // it as true (so `0` and `false` do not, `{}` does).
+        "Exists" => Ok(label(match args.get("value") {
+            Some(Value::Array(items)) => !items.is_empty(),
+            Some(v) => js_truthy(v),
+            None => false,
+        })),
+        // AreValuesEqual.js: both given, compared as JavaScript's `String()` of each; the
+        // answer is also set as `AreValuesEqual` in the context.
         "AreValuesEqual" => {
-            let (l, r) = (args.get("left"), args.get("right"));
-            let equal = match (l, r) {
-                (Some(l), Some(r)) if !is_empty_value(Some(l)) && !is_empty_value(Some(r)) => {
-                    l == r
-                        || xsoar_context::to_display_string(l)
-                            == xsoar_context::to_display_string(r)
-                }
+            let answer = match (args.get("left"), args.get("right")) {
+                (Some(l), Some(r)) if !l.is_null() && !r.is_null() => js_string(l) == js_string(r),
                 _ => false,
             };
-            Ok(label(equal))
+            Ok(label(answer).with_effect(Effect::SetContext {
+                path: "AreValuesEqual".into(),
+                value: Value::String(if answer { "yes" } else { "no" }.into()),
+            }))
         }
         "IsIntegrationAvailable" => {
-            let brand = arg_text(required(args, "brandname").map(|_| args)?, "brandname")
-                .unwrap_or_default();
+            required(args, "brandname")?;
+            // Brand names compared regardless of case, as the script compares them; one
+            // brand or a list of them.
+            let brands: Vec<String> = arg_list(args, "brandname")
+                .iter()
+                .map(|b| xsoar_context::to_display_string(b).to_lowercase())
+                .collect();
             let names: Vec<Value> = view
                 .map(|v| v.modules())
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|m| {
-                    m.get("brand").and_then(Value::as_str) == Some(brand.as_str())
+                    m.get("brand")
+                        .and_then(Value::as_str)
+                        .is_some_and(|b| brands.contains(&b.to_lowercase()))
                         && m.get("state").and_then(Value::as_str) == Some("active")
                 })
                 .filter_map(|m| m.get("name").cloned())
@@ -587,7 +639,11 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
             let yes = !names.is_empty();
             let mut r = label(yes);
             if yes {
-                r = r.with_context("brandInstances", Value::Array(names));
+                // `setContext`: the instances found replace an earlier answer.
+                r = r.with_effect(Effect::SetContext {
+                    path: "brandInstances".into(),
+                    value: Value::Array(names),
+                });
             }
             Ok(r)
         }
@@ -639,7 +695,7 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
         }
         "VerifyContext" => verify_context(call),
         "ParseJSON" => {
-            let input = arg_text(args, "input").unwrap_or_default();
+            let input = arg_text(args, "value").unwrap_or_default();
             match serde_json::from_str::<Value>(&input) {
                 Ok(v) => {
                     let mut r = CommandResult::text(String::new());
@@ -647,10 +703,8 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                     r.contents_format = "json".into();
                     Ok(r)
                 }
-                Err(e) => Err(ConnectorError::InvalidArgument {
-                    name: "input".into(),
-                    message: format!("is not valid JSON: {e}"),
-                }),
+                // ParseJSON.js returns the parse error instead of failing: the task goes on.
+                Err(e) => Ok(CommandResult::text(format!("SyntaxError: {e}"))),
             }
         }
         "getList" | "createList" | "setList" | "addToList" | "removeFromList" => list_command(call),
@@ -689,7 +743,8 @@ fn check_context_value(call: &CommandCall<'_>) -> Result<CommandResult, Connecto
             .into_iter()
             .find_map(|layer| object_path(layer, &key))
     });
-    let exists = holds_data(value, matcher.as_ref(), "CheckContextValue")?;
+    // `if context:` guards the match: a value read as false is "no" without the regex.
+    let exists = holds_data(value, matcher.as_ref(), false)?;
     Ok(presence_result(
         "CheckContextKey",
         "key",
@@ -717,7 +772,8 @@ fn check_field_value(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorE
                 .and_then(|custom| custom.get(&field))
         })
     });
-    let exists = holds_data(value, matcher.as_ref(), "CheckFieldValue")?;
+    // A field present in the incident is matched even when empty (`^$` finds an empty one).
+    let exists = holds_data(value, matcher.as_ref(), true)?;
     Ok(presence_result(
         "CheckFieldValue",
         "field",
@@ -752,13 +808,15 @@ fn object_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
         .try_fold(root, |v, segment| v.as_object()?.get(segment))
 }
 
-/// Whether a value counts as present: truthy as Python sees it (not null, `false`, `0`, or an
-/// empty text, list or object) and, with a regular expression, text it matches somewhere. A
-/// regular expression against anything but text fails, as `re.search` does.
+/// Whether a value counts as present: without a regular expression, truthy as Python sees it
+/// (not null, `false`, `0`, or an empty text, list or object); with one, text it matches
+/// somewhere — for a value read as false only when `match_falsy` (CheckFieldValue matches any
+/// field the incident has). A regular expression against anything but text fails, as
+/// `re.search` does, with the scripts' own error text (both say "CheckFieldValue").
 fn holds_data(
     value: Option<&Value>,
     matcher: Option<&regex::Regex>,
-    script: &str,
+    match_falsy: bool,
 ) -> Result<bool, ConnectorError> {
     let truthy = match value {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,
@@ -770,11 +828,11 @@ fn holds_data(
     };
     match (value, matcher) {
         (_, None) => Ok(truthy),
-        (_, Some(_)) if !truthy => Ok(false),
+        (_, Some(_)) if !truthy && !match_falsy => Ok(false),
         (Some(Value::String(text)), Some(re)) => Ok(re.is_match(text)),
         (Some(other), Some(_)) => Err(ConnectorError::Other(format!(
-            "Failed to execute {script} script. Error: the value is {}, not text, so the regular \
-             expression cannot be matched against it",
+            "Failed to execute CheckFieldValue script. Error: the value is {}, not text, so the \
+             regular expression cannot be matched against it",
             json_kind(other)
         ))),
         (None, Some(_)) => Ok(false),
@@ -816,6 +874,95 @@ fn presence_result(
 /// a sub-playbook with a private context; `yes`/`true` and `auto` (the default) in the context
 /// the command writes to — the private one inside such a sub-playbook, else the
 /// investigation's.
+/// `DeleteContext` with DeleteContext.js's answers: `key` may list several keys (comma
+/// separated); the entry says `Successfully deleted keys 'A', 'B' from context.` for the keys
+/// that existed; `index=` deletes one item (`Successfully deleted index N from key K`; an index
+/// beyond the list or not a number is an error entry, a missing key a note); `all=yes` clears
+/// the context but `keysToKeep`; neither key nor `all=yes` is an error entry.
+fn delete_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
+    let args = call.args;
+    let global = delete_in_investigation_context(args)?;
+    // What the keys are looked up in: the context the deletion applies to.
+    let ctx = call.investigation.map(|v| {
+        if global {
+            v.investigation_context()
+        } else {
+            v.context()
+        }
+    });
+    let deleted_message = |keys: &[String]| {
+        if keys.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Successfully deleted keys '{}' from context.",
+                keys.join("', '")
+            )
+        }
+    };
+    if arg_bool(args, "all") {
+        let keep: Vec<String> = arg_list(args, "keysToKeep")
+            .iter()
+            .map(xsoar_context::to_display_string)
+            .collect();
+        let deleted: Vec<String> = ctx
+            .and_then(Value::as_object)
+            .map(|o| o.keys().filter(|k| !keep.contains(k)).cloned().collect())
+            .unwrap_or_default();
+        return Ok(CommandResult::markdown(deleted_message(&deleted))
+            .with_effect(Effect::ClearContext { keep, global }));
+    }
+    let Some(key) = arg_text(args, "key").filter(|k| !k.trim().is_empty()) else {
+        return Ok(CommandResult::error("You must specify key or all=yes"));
+    };
+    let present = |path: &str| ctx.is_none_or(|c| xsoar_context::get_path(c, path).is_some());
+    if let Some(i) = arg_text(args, "index") {
+        // parseInt: leading digits (and sign) count, the rest is ignored.
+        let t = i.trim();
+        let sign_len = usize::from(t.starts_with(['-', '+']));
+        let digits: String = t[sign_len..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let Ok(index) = format!("{}{digits}", &t[..sign_len]).parse::<i64>() else {
+            return Ok(CommandResult::error(format!("Invalid index {i}")));
+        };
+        let len = match ctx.and_then(|c| xsoar_context::get_path(c, &key)) {
+            Some(Value::Array(items)) => items.len(),
+            Some(_) => 1,
+            None if ctx.is_some() => {
+                return Ok(CommandResult::markdown(format!(
+                    "Key [{key}] was not found."
+                )))
+            }
+            None => usize::MAX,
+        };
+        let Some(index) = usize::try_from(index).ok().filter(|i| *i < len) else {
+            return Ok(CommandResult::error(format!("Index out of range {i}")));
+        };
+        return Ok(CommandResult::markdown(format!(
+            "Successfully deleted index {index} from key {key}"
+        ))
+        .with_effect(Effect::DeleteContextIndex {
+            path: key,
+            index,
+            global,
+        }));
+    }
+    let keys: Vec<String> = key
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let deleted: Vec<String> = keys.into_iter().filter(|k| present(k)).collect();
+    let mut result = CommandResult::markdown(deleted_message(&deleted));
+    for path in deleted {
+        result = result.with_effect(Effect::DeleteContext { path, global });
+    }
+    Ok(result)
+}
+
 fn delete_in_investigation_context(args: &Args) -> Result<bool, ConnectorError> {
     let value = arg_text(args, "subplaybook").unwrap_or_default();
     match value.trim().to_ascii_lowercase().as_str() {

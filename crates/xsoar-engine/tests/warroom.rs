@@ -252,25 +252,91 @@ fn list_values_reach_set_and_exists_whole() {
     assert!(inv.context.get("Empty").is_none());
 }
 
-/// An empty object is a value for `Set` (stored as it is), but nothing for
-/// `SetAndHandleEmpty`, which skips what Python reads as false and says `value is None`.
+/// An empty object is a value for `Set` and for `SetAndHandleEmpty` (JavaScript reads it as
+/// true); `SetAndHandleEmpty` skips `0`, `false` and `""` ("value is None"), appends by
+/// default, overwrites with `append=false`, sets every key of a list, and with `stringify`
+/// stores JavaScript's `String()` of the value.
 #[test]
-fn set_stores_empty_objects_and_set_and_handle_empty_skips_them() {
+fn set_stores_empty_objects_and_set_and_handle_empty_follows_its_script() {
     let engine = engine(vec![]);
     let mut inv = Investigation::new("7", json!({}));
-    inv.context = json!({"EO": {}});
+    inv.context = json!({"EO": {}, "L": ["x", "y"]});
     futures::executor::block_on(async {
         for l in [
             "!Set key=Obj value=${EO}",
-            "!SetAndHandleEmpty key=Skipped value=${EO}",
+            "!SetAndHandleEmpty key=Kept value=${EO}",
+            "!SetAndHandleEmpty key=Zero value=0",
+            "!SetAndHandleEmpty key=No value=false",
+            "!SetAndHandleEmpty key=Forced value=false force=true",
+            "!SetAndHandleEmpty key=A value=a",
+            "!SetAndHandleEmpty key=A value=b",
+            "!SetAndHandleEmpty key=O value=a append=false",
+            "!SetAndHandleEmpty key=O value=b append=false",
+            "!SetAndHandleEmpty key=K1,K2 value=7",
+            "!SetAndHandleEmpty key=Text value=${L} stringify=true",
         ] {
             engine.execute_line(&mut inv, l).await;
         }
     });
-    assert_eq!(inv.context["Obj"], json!({}));
-    assert!(inv.context.get("Skipped").is_none());
+    let c = &inv.context;
+    assert_eq!(c["Obj"], json!({}));
+    assert_eq!(c["Kept"], json!({}));
+    assert!(c.get("Zero").is_none() && c.get("No").is_none(), "{c}");
+    assert_eq!(c["Forced"], json!(false));
+    assert_eq!(c["A"], json!(["a", "b"]), "appended");
+    assert_eq!(c["O"], json!("b"), "overwritten");
+    assert_eq!((&c["K1"], &c["K2"]), (&json!(7), &json!(7)));
+    assert_eq!(c["Text"], json!("x,y"));
     assert_eq!(inv.entries[1].display_text(), "Key Obj set");
-    assert_eq!(inv.entries[3].display_text(), "value is None");
+    assert_eq!(inv.entries[5].display_text(), "value is None");
+    // One entry per key.
+    let k_entries: Vec<String> = inv
+        .entries
+        .iter()
+        .map(|e| e.display_text())
+        .filter(|t| t.starts_with("Key K") && t.len() == 10)
+        .collect();
+    assert_eq!(k_entries, ["Key K1 set", "Key K2 set"]);
+}
+
+/// `AreValuesEqual` compares JavaScript's text of each side and also sets `AreValuesEqual`;
+/// `Exists` reads values as JavaScript does; `ParseJSON` takes `value` and gives a parse error
+/// as its result instead of failing.
+#[test]
+fn condition_scripts_and_parse_json_follow_their_scripts() {
+    let engine = engine(vec![]);
+    let mut inv = Investigation::new("7", json!({}));
+    inv.context = json!({"N": 1.0, "T": "1", "Z": 0, "E": {}});
+    let last = |inv: &Investigation| {
+        inv.entries
+            .last()
+            .map(|e| e.display_text())
+            .unwrap_or_default()
+    };
+    let mut say = |line: &str| {
+        futures::executor::block_on(engine.execute_line(&mut inv, line));
+        (last(&inv), inv.context.get("AreValuesEqual").cloned())
+    };
+    assert_eq!(
+        say("!AreValuesEqual left=${N} right=${T}"),
+        ("yes".into(), Some(json!("yes")))
+    );
+    assert_eq!(
+        say("!AreValuesEqual left=a right=b"),
+        ("no".into(), Some(json!("no")))
+    );
+    assert_eq!(say("!Exists value=${Z}").0, "no");
+    assert_eq!(say("!Exists value=${E}").0, "yes");
+    assert_eq!(say("!Exists value=${Missing}").0, "no");
+    let (text, _) = say(r#"!ParseJSON value=`{"a": 1}`"#);
+    assert!(text.contains("\"a\""), "{text}");
+    let (text, _) = say("!ParseJSON value=nope");
+    assert!(text.starts_with("SyntaxError: "), "{text}");
+    assert_eq!(
+        inv.entries.last().map(|e| e.entry_type),
+        Some(1),
+        "not an error entry"
+    );
 }
 
 #[test]
@@ -552,24 +618,43 @@ fn execution_timeout_stops_sleep_and_bad_timeouts_are_refused() {
     );
 }
 
-/// `DeleteContext index=` past the end of the list says nothing was deleted.
+/// `DeleteContext` answers as DeleteContext.js: an index past the end of the list or not a
+/// number is an error entry and deletes nothing, a missing key a note; several keys at once;
+/// no key at all is an error entry.
 #[test]
-fn delete_context_index_out_of_range_says_so() {
+fn delete_context_answers_as_its_script() {
     let engine = engine(vec![]);
     let inv = run(
         &engine,
         &[
             "!Set key=L value=`[1,2,3]`",
             "!DeleteContext key=L index=5",
+            "!DeleteContext key=L index=x",
+            "!DeleteContext key=Nope index=0",
             "!DeleteContext key=L index=1",
+            "!Set key=A value=1",
+            "!Set key=B value=2",
+            r#"!DeleteContext key="A,Missing, B""#,
+            "!DeleteContext",
         ],
     );
     assert_eq!(inv.context, json!({"L": [1, 3]}));
+    let said = |n: usize| (inv.entries[n].entry_type, inv.entries[n].display_text());
+    assert_eq!(said(3), (4, "Index out of range 5".to_owned()));
+    assert_eq!(said(5), (4, "Invalid index x".to_owned()));
+    assert_eq!(said(7), (1, "Key [Nope] was not found.".to_owned()));
     assert_eq!(
-        inv.entries[3].display_text(),
-        "Nothing deleted: L has 3 items, so there is no index 5"
+        said(9),
+        (1, "Successfully deleted index 1 from key L".to_owned())
     );
-    assert_eq!(inv.entries[5].display_text(), "Deleted index 1 of L");
+    assert_eq!(
+        said(15),
+        (
+            1,
+            "Successfully deleted keys 'A', 'B' from context.".to_owned()
+        )
+    );
+    assert_eq!(said(17), (4, "You must specify key or all=yes".to_owned()));
 }
 
 /// A command's outputs never replace a stored value that stands where an object must be: the
