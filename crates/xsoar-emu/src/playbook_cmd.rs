@@ -105,23 +105,12 @@ pub async fn run(args: RunArgs, opts: &EngineOpts) -> Result<ExitCode> {
     // An input the playbook does not declare would be ignored, and its default (or nothing)
     // used instead: refuse it, as a --complete naming no task is refused.
     if let Some(p) = engine.library().playbook(&playbook_ref) {
-        let declared = || p.inputs.iter().map(|i| i.key.as_str());
-        for key in inputs.keys() {
-            if declared().any(|d| d == key) {
-                continue;
-            }
-            let hint = xsoar_engine::closest_name(key, declared())
-                .map(|n| format!(" (did you mean '{n}'?)"))
-                .unwrap_or_default();
-            let names: Vec<&str> = declared().collect();
+        let names: Vec<&str> = p.inputs.iter().map(|i| i.key.as_str()).collect();
+        if let Some(key) = inputs.keys().find(|k| !names.contains(&k.as_str())) {
             bail!(
-                "--input {key}: playbook '{}' has no input '{key}'{hint}; its inputs: {}",
+                "--input {key}: playbook '{}' has no input '{key}'{}",
                 p.name,
-                if names.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names.join(", ")
-                }
+                setup::not_declared(key, &names, "inputs")
             );
         }
     }

@@ -114,6 +114,20 @@ async fn embedded_simulator(specs: &mut Vec<InstanceSpec>) -> Result<Option<Embe
     Ok(Some(EmbeddedSimulator { handle }))
 }
 
+/// What follows "has no X 'name'" in a message: the closest declared name, if one is close, and
+/// every declared one (`what` names them: "parameters", "inputs").
+pub(crate) fn not_declared(name: &str, declared: &[&str], what: &str) -> String {
+    let hint = xsoar_engine::closest_name(name, declared.iter().copied())
+        .map(|n| format!(" (did you mean '{n}'?)"))
+        .unwrap_or_default();
+    let list = if declared.is_empty() {
+        "none".to_owned()
+    } else {
+        declared.join(", ")
+    };
+    format!("{hint}; its {what}: {list}")
+}
+
 /// Every configured instance must name a loaded integration, and every parameter it sets must
 /// be one the integration declares: an instance of a misspelt brand would otherwise sit unused
 /// while its commands go elsewhere (for SIGNL4, to the embedded simulator, paging nobody), and
@@ -131,26 +145,18 @@ fn check_instances(
                 .iter()
                 .filter(|f| f.brand() == integration.name)
                 .flat_map(|f| f.extra_params().iter().copied());
-            let declared = || {
-                integration
-                    .params
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .chain(extra.clone())
-            };
-            for name in spec.params.keys() {
-                if declared().any(|d| d == name) {
-                    continue;
-                }
-                let hint = xsoar_engine::closest_name(name, declared())
-                    .map(|n| format!(" (did you mean '{n}'?)"))
-                    .unwrap_or_default();
-                let names: Vec<&str> = declared().collect();
+            let names: Vec<&str> = integration
+                .params
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(extra)
+                .collect();
+            if let Some(name) = spec.params.keys().find(|n| !names.contains(&n.as_str())) {
                 bail!(
-                    "{file}: instance '{}': integration {} has no parameter '{name}'{hint}; its parameters: {}",
+                    "{file}: instance '{}': integration {} has no parameter '{name}'{}",
                     spec.name,
                     integration.name,
-                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                    not_declared(name, &names, "parameters")
                 );
             }
             continue;
