@@ -63,6 +63,10 @@ pub enum Effect {
     CompleteTask { task: String, label: Option<String> },
     /// Pause for this many seconds (on the engine's clock).
     Sleep { seconds: f64 },
+    /// `setIncident sla= slaField=`: the SLA of the timer field `field` — `sla` minutes
+    /// (a number), or a due date (date text) — on the engine's clock; without a field, the
+    /// incident's own `dueDate`.
+    SetSla { field: Option<String>, sla: Value },
 }
 
 /// One result dict: becomes one war-room entry, and its `EntryContext` is merged into the

@@ -484,8 +484,31 @@ pub fn parse_severity(v: &Value) -> Option<Value> {
 
 fn set_incident(args: &Args) -> Result<CommandResult, ConnectorError> {
     let mut fields = Map::new();
+    let sla = args
+        .get("sla")
+        .filter(|v| !is_empty_value(Some(v)))
+        .cloned();
+    let sla_field = arg_text(args, "slaField").filter(|f| !f.trim().is_empty());
+    if let Some(v) = sla
+        .as_ref()
+        .filter(|v| crate::timer::parse_sla(v).is_none())
+    {
+        return Err(ConnectorError::InvalidArgument {
+            name: "sla".into(),
+            message: format!(
+                "'{}' is neither a number of minutes nor a date",
+                xsoar_context::to_display_string(v)
+            ),
+        });
+    }
+    if sla.is_none() && sla_field.is_some() {
+        return Err(ConnectorError::InvalidArgument {
+            name: "sla".into(),
+            message: "is needed with slaField (minutes, or the due date)".into(),
+        });
+    }
     for (k, v) in args {
-        if k == "id" || is_empty_value(Some(v)) {
+        if k == "id" || k == "sla" || k == "slaField" || is_empty_value(Some(v)) {
             continue;
         }
         match k.as_str() {
@@ -555,13 +578,26 @@ fn set_incident(args: &Args) -> Result<CommandResult, ConnectorError> {
             }
         }
     }
-    let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    let mut names: Vec<String> = fields.keys().cloned().collect();
+    if sla.is_some() {
+        names.push(match &sla_field {
+            Some(f) => format!("{f} SLA"),
+            None => "dueDate".to_owned(),
+        });
+    }
     let text = if names.is_empty() {
         "Incident not changed: no field was given".to_owned()
     } else {
         format!("Incident updated: {}", names.join(", "))
     };
-    Ok(CommandResult::markdown(text).with_effect(Effect::UpdateIncident { fields }))
+    let mut result = CommandResult::markdown(text).with_effect(Effect::UpdateIncident { fields });
+    if let Some(sla) = sla {
+        result = result.with_effect(Effect::SetSla {
+            field: sla_field,
+            sla,
+        });
+    }
+    Ok(result)
 }
 
 fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {

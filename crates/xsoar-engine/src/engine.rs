@@ -1241,6 +1241,17 @@ impl Engine {
                     .sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)))
                     .await
             }
+            Effect::SetSla { field, sla } => {
+                // Checked by setIncident before the effect was made.
+                if let Some(sla) = crate::timer::parse_sla(sla) {
+                    crate::timer::set_sla(
+                        &mut inv.incident,
+                        field.as_deref(),
+                        sla,
+                        self.clock.now(),
+                    );
+                }
+            }
         }
     }
 

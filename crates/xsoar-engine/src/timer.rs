@@ -126,6 +126,100 @@ pub fn apply_timer_action(
     TimerChange { from, to, replaced }
 }
 
+/// What `setIncident sla=` sets: minutes, or the due date itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sla {
+    /// The SLA in minutes (0: none).
+    Minutes(i64),
+    /// The date the SLA is due.
+    Due(OffsetDateTime),
+}
+
+/// `sla` as `setIncident` takes it: a whole number of minutes (number or digit text), or a
+/// date (`2025-01-02T10:00:00Z` and the other forms incident dates take).
+pub fn parse_sla(v: &Value) -> Option<Sla> {
+    match v {
+        Value::Number(n) => n.as_i64().filter(|m| *m >= 0).map(Sla::Minutes),
+        Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(m) if m >= 0 => Some(Sla::Minutes(m)),
+            Ok(_) => None,
+            Err(_) => date(Some(v)).map(Sla::Due),
+        },
+        _ => None,
+    }
+}
+
+/// Set the SLA of the timer field `field` at `now`: its `sla` minutes and `dueDate` (counted
+/// from `startDate`, pauses added, once the timer has started; a due date sets the minutes
+/// from the start, or from now for a timer not started), and `slaStatus` for a started timer.
+/// Without a field, the incident's own `dueDate` (now + minutes, or the date).
+pub fn set_sla(incident: &mut Value, field: Option<&str>, sla: Sla, now: SystemTime) {
+    let now_dt = OffsetDateTime::from(now);
+    let Some(field) = field else {
+        let due = match sla {
+            Sla::Minutes(m) => now_dt.checked_add(time::Duration::minutes(m)),
+            Sla::Due(d) => Some(d),
+        };
+        if let Some(due) = due.and_then(dates::format) {
+            let mut fields = Map::new();
+            fields.insert("dueDate".into(), due.into());
+            update_incident(incident, &fields);
+        }
+        return;
+    };
+    let current = incident.as_object().and_then(|o| {
+        o.get(field)
+            .or_else(|| o.get("CustomFields").and_then(|c| c.get(field)))
+    });
+    let mut timer = match current {
+        Some(Value::Object(t)) => t.clone(),
+        _ => Map::new(),
+    };
+    if let Value::Object(defaults) = idle_timer() {
+        for (k, v) in defaults {
+            timer.entry(k).or_insert(v);
+        }
+    }
+    let status = TimerStatus::of(timer.get("runStatus"));
+    let start = date(timer.get("startDate")).filter(|_| status != TimerStatus::Idle);
+    // Paused time so far, the pause in progress included.
+    let mut paused = int(timer.get("accumulatedPause")).max(0);
+    if status == TimerStatus::Paused {
+        paused += date(timer.get("lastPauseDate")).map_or(0, |p| seconds(now_dt - p));
+    }
+    let (minutes, due) = match (sla, start) {
+        (Sla::Minutes(m), Some(start)) => (
+            m,
+            start.checked_add(time::Duration::seconds(
+                m.saturating_mul(60).saturating_add(paused),
+            )),
+        ),
+        (Sla::Minutes(m), None) => (m, None),
+        (Sla::Due(d), Some(start)) => (
+            whole_minutes_up((d - start).whole_seconds() - paused),
+            Some(d),
+        ),
+        (Sla::Due(d), None) => (whole_minutes_up((d - now_dt).whole_seconds()), Some(d)),
+    };
+    timer.insert("sla".into(), minutes.into());
+    let due_text = due
+        .filter(|_| minutes > 0)
+        .and_then(dates::format)
+        .unwrap_or_else(|| UNSET_DATE.to_owned());
+    timer.insert("dueDate".into(), due_text.into());
+    let status_value = match (minutes, status, due) {
+        (0, _, _) | (_, TimerStatus::Idle, _) | (_, _, None) => -1,
+        (_, TimerStatus::Ended, Some(due)) => {
+            i64::from(date(timer.get("endDate")).is_some_and(|end| end > due))
+        }
+        (_, _, Some(due)) => i64::from(now_dt > due),
+    };
+    timer.insert("slaStatus".into(), status_value.into());
+    let mut fields = Map::new();
+    fields.insert(field.to_owned(), Value::Object(timer));
+    update_incident(incident, &fields);
+}
+
 fn transition(
     timer: &mut Map<String, Value>,
     from: TimerStatus,
@@ -204,6 +298,11 @@ fn end_pause(timer: &mut Map<String, Value>, now: OffsetDateTime) -> i64 {
         .saturating_add(pause);
     timer.insert("accumulatedPause".into(), total.into());
     pause
+}
+
+/// Seconds as whole minutes, rounded up, never negative.
+fn whole_minutes_up(secs: i64) -> i64 {
+    (secs.max(0) as u64).div_ceil(60) as i64
 }
 
 /// Whole seconds of a duration, never negative.

@@ -1045,3 +1045,64 @@ fn set_parses_values_as_the_scripts_do() {
     assert_eq!(c["h_hex"], json!("0x10"));
     assert_eq!(c["h_int"], json!(42));
 }
+
+/// `setIncident sla= slaField=` sets a timer field's SLA (minutes from its start, pauses
+/// added, or a due date) and its status; without `slaField` the incident's due date; a value
+/// that is neither minutes nor a date is refused, naming `sla`.
+#[test]
+fn set_incident_sets_the_sla_of_a_timer_field() {
+    let engine = engine(vec![]);
+    // The engine's clock reads 2025-01-01T00:00:00Z.
+    let mut inv = Investigation::new(
+        "7",
+        json!({"remediationsla": {"runStatus": "running", "startDate": "2024-12-31T23:00:00Z",
+            "accumulatedPause": 60, "sla": 0, "slaStatus": -1}}),
+    );
+    let mut run = |line: &str| futures::executor::block_on(engine.execute_line(&mut inv, line));
+    assert_eq!(
+        run("!setIncident sla=30 slaField=remediationsla").status,
+        xsoar_engine::InvokeStatus::Ok
+    );
+    run("!setIncident sla=2025-01-01T02:00:00Z slaField=timetoassignment");
+    run("!setIncident sla=45");
+    let bad = run("!setIncident sla=soon slaField=remediationsla");
+    assert_eq!(bad.status, xsoar_engine::InvokeStatus::Error);
+    let missing = run("!setIncident slaField=remediationsla");
+    assert_eq!(missing.status, xsoar_engine::InvokeStatus::Error);
+    let t = &inv.incident["remediationsla"];
+    assert_eq!(t["sla"], json!(30));
+    assert_eq!(
+        t["dueDate"],
+        json!("2024-12-31T23:31:00Z"),
+        "start + 30 min + the pause"
+    );
+    assert_eq!(
+        t["slaStatus"],
+        json!(1),
+        "late: the clock is past the due date"
+    );
+    assert_eq!(t["runStatus"], json!("running"), "the timer keeps running");
+    let idle = &inv.incident["timetoassignment"];
+    assert_eq!(idle["dueDate"], json!("2025-01-01T02:00:00Z"));
+    assert_eq!(
+        idle["sla"],
+        json!(120),
+        "minutes from now for a timer not started"
+    );
+    assert_eq!(idle["slaStatus"], json!(-1));
+    assert_eq!(inv.incident["dueDate"], json!("2025-01-01T00:45:00Z"));
+    let texts: Vec<String> = inv.entries.iter().map(|e| e.display_text()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("sla")
+                && t.contains("'soon' is neither a number of minutes nor a date")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == "Incident updated: remediationsla SLA"),
+        "{texts:?}"
+    );
+}
