@@ -685,11 +685,18 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
         }
         "Sleep" => {
             let text = arg_text(args, "seconds").unwrap_or_default();
-            let seconds: f64 = text
-                .trim()
-                .parse()
+            // Sleep.js waits `parseInt(seconds)`: whole seconds, read from the leading
+            // digits (`1.5` is 1, `10s` is 10).
+            let digits: String = text
+                .trim_start()
+                .trim_start_matches('+')
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let seconds: f64 = digits
+                .parse::<u64>()
                 .ok()
-                .filter(|s: &f64| *s >= 0.0 && s.is_finite())
+                .map(|s| s as f64)
                 .ok_or_else(|| ConnectorError::InvalidArgument {
                     name: "seconds".into(),
                     message: format!("'{text}' is not a number of seconds"),
@@ -705,8 +712,10 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
                     seconds: limit.as_secs_f64(),
                 }));
             }
-            Ok(CommandResult::markdown(format!("Slept for {text} seconds"))
-                .with_effect(Effect::Sleep { seconds }))
+            Ok(
+                CommandResult::markdown(format!("Slept for {seconds} seconds"))
+                    .with_effect(Effect::Sleep { seconds }),
+            )
         }
         "GetErrorsFromEntry" => {
             let errors: Vec<Value> = arg_list(args, "entry_id")

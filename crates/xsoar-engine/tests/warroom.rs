@@ -576,6 +576,33 @@ fn set_refuses_keys_it_cannot_write() {
     assert!(results[3].1.contains("without matching ')'"), "{results:?}");
 }
 
+/// `Sleep` waits `parseInt(seconds)` as Sleep.js does: `1.5` is one second, `2s` two; text
+/// without leading digits is refused by name. On the virtual clock: no real wait.
+#[test]
+fn sleep_reads_whole_seconds_as_its_script() {
+    let engine = engine(vec![]);
+    let inv = run(
+        &engine,
+        &[
+            "!Sleep seconds=1.5",
+            "!Sleep seconds=2s",
+            "!Sleep seconds=soon",
+        ],
+    );
+    let texts: Vec<String> = inv
+        .entries
+        .iter()
+        .filter(|e| e.category.as_str() != "chat")
+        .map(|e| e.display_text())
+        .collect();
+    assert_eq!(texts[0], "Slept for 1 seconds");
+    assert_eq!(texts[1], "Slept for 2 seconds");
+    assert!(
+        texts[2].contains("seconds") && texts[2].contains("'soon' is not a number of seconds"),
+        "{texts:?}"
+    );
+}
+
 /// `execution-timeout=` stops the Sleep builtin at the limit (on the virtual clock: no real
 /// wait), and a timeout of zero or an absurd one is refused by name.
 #[test]
