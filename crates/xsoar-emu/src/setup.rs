@@ -114,6 +114,11 @@ async fn embedded_simulator(specs: &mut Vec<InstanceSpec>) -> Result<Option<Embe
     Ok(Some(EmbeddedSimulator { handle }))
 }
 
+/// The connectors the binary ships, one factory per brand.
+fn connector_factories() -> Vec<Arc<dyn ConnectorFactory>> {
+    vec![xsoar_signl4::factory()]
+}
+
 /// What follows "has no X 'name'" in a message: the closest declared name, if one is close, and
 /// every declared one (`what` names them: "parameters", "inputs").
 pub(crate) fn not_declared(name: &str, declared: &[&str], what: &str) -> String {
@@ -189,7 +194,7 @@ pub async fn build(opts: &EngineOpts) -> Result<Env> {
     engine.replace_lists(content::engine_lists(&lists));
     // `GET /lists` reports a list read from a file with the `type` the file declares.
     engine.set_list_types(content::declared_types(&lists));
-    let factories = [xsoar_signl4::factory()];
+    let factories = connector_factories();
     for f in &factories {
         engine.register_factory(f.clone());
     }
@@ -377,6 +382,7 @@ pub async fn build_test_env(
     extra: Vec<ContentItem>,
     start_simulator: bool,
 ) -> Result<TestEnv> {
+    let factories = connector_factories();
     let mut library = Library::new();
     for item in load_content(opts)? {
         library.add(item);
@@ -387,12 +393,7 @@ pub async fn build_test_env(
     let mut instances = match config::config_path(opts.config.as_deref()) {
         Some(p) => {
             let specs = config::load_instances(&p, &|name| std::env::var(name).ok())?;
-            check_instances(
-                &specs,
-                &library,
-                &[xsoar_signl4::factory()],
-                &p.display().to_string(),
-            )?;
+            check_instances(&specs, &library, &factories, &p.display().to_string())?;
             specs
         }
         None => Vec::new(),
@@ -406,7 +407,7 @@ pub async fn build_test_env(
         library,
         lists: content::engine_lists(&load_lists(opts)?),
         instances,
-        factories: vec![xsoar_signl4::factory()],
+        factories,
         simulator,
     })
 }

@@ -121,6 +121,7 @@ impl Connector for Builtins {
         call: CommandCall<'a>,
     ) -> BoxFuture<'a, Result<CommandOutput, ConnectorError>> {
         Box::pin(async move {
+            // The one builtin that may write several entries (one per key); the others write one.
             if call.command == "SetAndHandleEmpty" {
                 return set_and_handle_empty(call.args).map(|results| CommandOutput {
                     results,
@@ -283,9 +284,9 @@ fn js_numeric(text: &str) -> Option<Value> {
 
 /// JSON object or list text parsed (anything else kept): how `VerifyContext` reads an
 /// expected value.
-fn json_container(v: &Value, stringify: bool) -> Value {
+fn json_container(v: &Value) -> Value {
     match v {
-        Value::String(s) if !stringify => {
+        Value::String(s) => {
             let t = s.trim();
             if (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'))
             {
@@ -609,13 +610,6 @@ fn run(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorError> {
         )),
         "PrintContext" => print_context(call),
         "Set" => set(args),
-        "SetAndHandleEmpty" => set_and_handle_empty(args)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ConnectorError::InvalidArgument {
-                name: "key".into(),
-                message: "must not be empty".into(),
-            }),
         "DeleteContext" => delete_context(call),
         "PrintErrorEntry" => Ok(CommandResult::error(
             arg_text(args, "message").unwrap_or_default(),
@@ -1205,7 +1199,7 @@ fn verify_context(call: &CommandCall<'_>) -> Result<CommandResult, ConnectorErro
         .filter(|v| !is_empty_value(Some(v)))
     {
         let expected_text = xsoar_context::to_display_string(expected);
-        let expected_json = json_container(expected, false);
+        let expected_json = json_container(expected);
         let actual_text = xsoar_context::to_display_string(&found);
         if found != expected_json && actual_text != expected_text {
             return Ok(CommandResult::error(format!(

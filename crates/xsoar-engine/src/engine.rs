@@ -889,15 +889,11 @@ impl Engine {
         let (results, debug_log) = loop {
             let registry_modules = self.modules();
             let lists = self.lists();
-            let private = !scope.private.is_empty();
             let view = View {
-                context: scope.private.last().unwrap_or(&inv.context),
                 layers: &scope.private,
-                incident: &inv.incident,
                 investigation: inv,
                 modules: &registry_modules,
                 lists: &lists,
-                private,
             };
             let call = CommandCall {
                 command: &target.definition.name,
@@ -1883,14 +1879,12 @@ fn mask_result(result: &mut CommandResult, secrets: &[Secret]) {
 
 /// Read-only view handed to connectors (builtins read context and entries through it).
 struct View<'a> {
-    context: &'a Value,
-    /// The private contexts of the sub-playbooks the command runs in, outermost first.
+    /// The private contexts of the sub-playbooks the command runs in, outermost first (the
+    /// command writes to the last, or to the investigation's context when there is none).
     layers: &'a [Value],
-    incident: &'a Value,
     investigation: &'a Investigation,
     modules: &'a Value,
     lists: &'a Lists,
-    private: bool,
 }
 
 impl std::fmt::Debug for View<'_> {
@@ -1903,10 +1897,10 @@ impl std::fmt::Debug for View<'_> {
 
 impl InvestigationView for View<'_> {
     fn context(&self) -> &Value {
-        self.context
+        self.layers.last().unwrap_or(&self.investigation.context)
     }
     fn incident(&self) -> &Value {
-        self.incident
+        &self.investigation.incident
     }
     fn entry_type(&self, entry_id: &str) -> Option<i64> {
         self.investigation.entry(entry_id).map(|e| e.entry_type)
@@ -1920,7 +1914,7 @@ impl InvestigationView for View<'_> {
         self.modules.as_array().cloned().unwrap_or_default()
     }
     fn in_private_subplaybook(&self) -> bool {
-        self.private
+        !self.layers.is_empty()
     }
     fn investigation_context(&self) -> &Value {
         &self.investigation.context
